@@ -1,0 +1,354 @@
+//! ListPluginStatus: the typed request, its validation, and the typed response.
+//!
+//! Validation follows SPEC section 4, first failure wins: RegionId, InstanceId.N, Name, the
+//! paging parameters of the chosen mode, then existence (in the engine).
+
+use serde::Serialize;
+
+use super::next_token::{TokenKey, TokenScope};
+use crate::engine::{
+    ListError, ListedPage, PageStart, PluginRecord, Selection, Store, MAX_NAME_CHARS,
+};
+use crate::error::ApiError;
+use crate::rpc::params::Params;
+
+/// Most instance ids in one request, and the largest N of `InstanceId.N`.
+pub const MAX_INSTANCE_IDS: u64 = 50;
+/// Largest PageSize and MaxResults.
+pub const MAX_PAGE_SIZE: u64 = 50;
+/// PageSize and MaxResults when not given.
+pub const DEFAULT_PAGE_SIZE: u64 = 10;
+
+/// How the caller pages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Paging {
+    /// PageNumber / PageSize.
+    Page {
+        /// 1-based page number.
+        number: u64,
+        /// Records per page, 1..=50.
+        size: u64,
+    },
+    /// MaxResults / NextToken.
+    Token {
+        /// Records per page, 1..=50.
+        max_results: u64,
+        /// The key of the last record already returned.
+        after: Option<String>,
+    },
+}
+
+/// A validated ListPluginStatus request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListPluginStatusRequest {
+    /// The caller's account, from the access key.
+    pub account: String,
+    /// The region.
+    pub region_id: String,
+    /// Instance ids in N order, each once.
+    pub instance_ids: Vec<String>,
+    /// The plug-in name, if given.
+    pub name: Option<String>,
+    /// Page or token mode.
+    pub paging: Paging,
+}
+
+impl ListPluginStatusRequest {
+    /// Reads and validates the request. `store` answers which regions exist; `tokens` opens a
+    /// NextToken for the caller's scope.
+    pub fn parse(
+        params: &Params,
+        account: &str,
+        store: &Store,
+        tokens: &TokenKey,
+    ) -> Result<Self, ApiError> {
+        let region_id = params.get("RegionId").ok_or(ApiError::MissingRegionId)?;
+        if !store.knows_region(region_id) {
+            return Err(ApiError::RegionNotFound);
+        }
+        let instance_ids = instance_ids(params)?;
+        let name = params.get("Name");
+        if let Some(name) = name {
+            if name.chars().count() > MAX_NAME_CHARS {
+                return Err(ApiError::invalid(
+                    "Name",
+                    format!("it must be 1 to {MAX_NAME_CHARS} characters long"),
+                ));
+            }
+        } else if instance_ids.len() != 1 {
+            return Err(ApiError::PluginNameMissing);
+        }
+        let token_mode = params.get("MaxResults").is_some() || params.get("NextToken").is_some();
+        let paging = if token_mode {
+            let max_results =
+                whole_number(params.get("MaxResults"), DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+                    .ok_or(ApiError::InvalidMaxResults)?;
+            let scope = TokenScope {
+                account,
+                region: region_id,
+                instance_ids: &instance_ids,
+                name,
+            };
+            let after = match params.get("NextToken") {
+                Some(token) => Some(
+                    tokens
+                        .open(&scope, token)
+                        .ok_or(ApiError::InvalidNextToken)?,
+                ),
+                None => None,
+            };
+            Paging::Token { max_results, after }
+        } else {
+            let number = whole_number(params.get("PageNumber"), 1, i64::MAX as u64)
+                .ok_or(ApiError::InvalidPageNumber)?;
+            let size = whole_number(params.get("PageSize"), DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+                .ok_or(ApiError::InvalidPageSize)?;
+            Paging::Page { number, size }
+        };
+        Ok(Self {
+            account: account.to_owned(),
+            region_id: region_id.to_owned(),
+            instance_ids,
+            name: name.map(str::to_owned),
+            paging,
+        })
+    }
+
+    fn selection(&self) -> Selection<'_> {
+        match &self.name {
+            Some(name) => Selection::PluginOnInstances {
+                name,
+                instances: (!self.instance_ids.is_empty()).then_some(&self.instance_ids[..]),
+            },
+            None => Selection::PluginsOfInstance {
+                instance: &self.instance_ids[0],
+            },
+        }
+    }
+
+    fn scope(&self) -> TokenScope<'_> {
+        TokenScope {
+            account: &self.account,
+            region: &self.region_id,
+            instance_ids: &self.instance_ids,
+            name: self.name.as_deref(),
+        }
+    }
+
+    /// Answers the request from `store`.
+    pub fn execute(
+        &self,
+        store: &Store,
+        tokens: &TokenKey,
+        request_id: String,
+    ) -> Result<ListPluginStatusResponse, ApiError> {
+        let selection = self.selection();
+        let (start, limit) = match &self.paging {
+            Paging::Page { number, size } => {
+                // Saturate: a page this far out is simply past the end.
+                (PageStart::Offset((number - 1).saturating_mul(*size)), *size)
+            }
+            Paging::Token { max_results, after } => {
+                (PageStart::After(after.as_deref()), *max_results)
+            }
+        };
+        let page = store
+            .list(
+                &self.account,
+                &self.region_id,
+                selection,
+                start,
+                limit as usize,
+            )
+            .map_err(|e| match e {
+                ListError::InstanceNotFound(_) => ApiError::InstanceNotFound,
+                ListError::PluginNameNotFound(_) => ApiError::PluginNameNotFound,
+                ListError::CursorOutsideSelection(_) => ApiError::InvalidNextToken,
+            })?;
+        let next_token = match page.records.last() {
+            Some(last) if page.more => {
+                Some(tokens.issue(&self.scope(), last.cursor_key(&selection)))
+            }
+            _ => None,
+        };
+        let (page_number, page_size) = match self.paging {
+            Paging::Page { number, size } => (Some(number), Some(size)),
+            Paging::Token { .. } => (None, None),
+        };
+        Ok(ListPluginStatusResponse {
+            page_size,
+            request_id,
+            page_number,
+            total_count: page.total,
+            next_token,
+            instance_plugin_status_set: group_by_instance(page),
+        })
+    }
+}
+
+/// `InstanceId.N` in N order, each id once. N is a canonical whole number 1..=50.
+fn instance_ids(params: &Params) -> Result<Vec<String>, ApiError> {
+    let mut numbered = Vec::new();
+    let mut exceeds = false;
+    for (key, value) in params.iter() {
+        let Some(suffix) = key.strip_prefix("InstanceId") else {
+            continue;
+        };
+        let Some(n) = suffix.strip_prefix('.') else {
+            if suffix.is_empty() && !value.is_empty() {
+                return Err(ApiError::invalid(
+                    key,
+                    "instance ids are given as InstanceId.N, N from 1 to 50",
+                ));
+            }
+            continue; // another parameter, e.g. InstanceIds
+        };
+        let canonical =
+            !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) && !n.starts_with('0');
+        if !canonical {
+            return Err(ApiError::invalid(
+                key,
+                "N of InstanceId.N must be a whole number from 1 to 50",
+            ));
+        }
+        match n.parse::<u64>() {
+            Ok(n) if n <= MAX_INSTANCE_IDS => {
+                if !value.is_empty() {
+                    numbered.push((n, value));
+                }
+            }
+            _ => exceeds = true,
+        }
+    }
+    if exceeds {
+        return Err(ApiError::InstanceIdsExceedLimit);
+    }
+    numbered.sort_unstable_by_key(|&(n, _)| n);
+    let mut ids: Vec<String> = Vec::with_capacity(numbered.len());
+    for (_, id) in numbered {
+        if !ids.iter().any(|seen| seen == id) {
+            ids.push(id.to_owned());
+        }
+    }
+    Ok(ids)
+}
+
+/// A whole number in `1..=max`, `default` when absent; `None` when out of range or not a number.
+fn whole_number(value: Option<&str>, default: u64, max: u64) -> Option<u64> {
+    let Some(text) = value else {
+        return Some(default);
+    };
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse::<u64>().ok().filter(|n| (1..=max).contains(n))
+}
+
+fn group_by_instance(page: ListedPage) -> InstancePluginStatusSet {
+    let mut entries: Vec<InstancePluginStatus> = Vec::new();
+    for listed in page.records {
+        let item = PluginStatusItem::from_record(listed.plugin_name, listed.record.as_ref());
+        match entries.last_mut() {
+            Some(entry) if entry.instance_id == listed.instance_id => {
+                entry.plugin_status_set.plugin_status.push(item)
+            }
+            _ => entries.push(InstancePluginStatus {
+                instance_id: listed.instance_id,
+                plugin_status_set: PluginStatusSet {
+                    plugin_status: vec![item],
+                },
+            }),
+        }
+    }
+    InstancePluginStatusSet {
+        instance_plugin_status: entries,
+    }
+}
+
+/// The response body. Field order is the vendor sample's; absent fields are left out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListPluginStatusResponse {
+    /// Page mode only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub page_size: Option<u64>,
+    /// The request id.
+    pub request_id: String,
+    /// Page mode only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub page_number: Option<u64>,
+    /// Records matching the query.
+    pub total_count: u64,
+    /// Present when records follow this page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+    /// The page, grouped by instance.
+    pub instance_plugin_status_set: InstancePluginStatusSet,
+}
+
+/// `InstancePluginStatusSet: {InstancePluginStatus: [...]}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct InstancePluginStatusSet {
+    /// One entry per instance on the page, in record order.
+    pub instance_plugin_status: Vec<InstancePluginStatus>,
+}
+
+/// One instance's records on the page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct InstancePluginStatus {
+    /// The instance.
+    pub instance_id: String,
+    /// Its plug-ins on this page.
+    pub plugin_status_set: PluginStatusSet,
+}
+
+/// `PluginStatusSet: {PluginStatus: [...]}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PluginStatusSet {
+    /// The plug-ins.
+    pub plugin_status: Vec<PluginStatusItem>,
+}
+
+/// One plug-in record on the wire.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PluginStatusItem {
+    /// Empty when not installed.
+    pub plugin_version: String,
+    /// The name.
+    pub plugin_name: String,
+    /// `YYYY-MM-DDThh:mm:ssZ`, empty before the first heartbeat.
+    pub first_heartbeat_time: String,
+    /// `YYYY-MM-DDThh:mm:ssZ`, empty before the first heartbeat.
+    pub last_heartbeat_time: String,
+    /// One of the seven statuses.
+    pub plugin_status: &'static str,
+}
+
+impl PluginStatusItem {
+    fn from_record(name: String, record: Option<&PluginRecord>) -> Self {
+        let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
+            t.map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+                .unwrap_or_default()
+        };
+        match record {
+            Some(r) => Self {
+                plugin_version: r.version.clone(),
+                plugin_name: name,
+                first_heartbeat_time: time(r.first_heartbeat),
+                last_heartbeat_time: time(r.last_heartbeat),
+                plugin_status: r.status.as_str(),
+            },
+            None => Self {
+                plugin_version: String::new(),
+                plugin_name: name,
+                first_heartbeat_time: String::new(),
+                last_heartbeat_time: String::new(),
+                plugin_status: crate::engine::PluginStatus::NotInstalled.as_str(),
+            },
+        }
+    }
+}

@@ -1,0 +1,67 @@
+//! Flags and subcommands. Every flag has an `ECS_EMULATOR_*` environment twin.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// A local emulator of the Alibaba Cloud ECS API operation ListPluginStatus.
+///
+/// With no subcommand it serves the API; with no --data it serves the built-in demo data.
+#[derive(Debug, Parser)]
+#[command(name = "ecs-emulator", version)]
+pub struct Cli {
+    /// A tool instead of the server.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// How the server runs.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+/// Flags of the server.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port (the ready line shows it).
+    #[arg(long, env = "ECS_EMULATOR_LISTEN", default_value = "127.0.0.1:9080")]
+    pub listen: String,
+    /// Fixture file to serve instead of the built-in demo data.
+    #[arg(long, env = "ECS_EMULATOR_DATA")]
+    pub data: Option<PathBuf>,
+    /// Log line format; levels come from RUST_LOG (default info).
+    #[arg(long, env = "ECS_EMULATOR_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Subcommands.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Write a valid fixture of the given size to stdout (the same seed gives the same file).
+    Generate {
+        /// Instances in all.
+        #[arg(long)]
+        instances: u64,
+        /// Plug-ins on each instance.
+        #[arg(long)]
+        plugins_per_instance: u64,
+        /// Regions to spread the instances over (taken from the public region list).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=39))]
+        regions: u64,
+        /// Seed of the pseudo-random statuses, versions and times.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
+    /// Validate a fixture file: print a one-line summary, or the error with line and column.
+    CheckData {
+        /// The fixture file.
+        file: PathBuf,
+    },
+}

@@ -1,0 +1,60 @@
+//! ecs-emulator: a local emulator of the Alibaba Cloud ECS operation `ListPluginStatus`.
+//!
+//! It answers like the real endpoint (same parameters, validation order, error codes, JSON and
+//! XML, paging) on fixture data, so SDK tests and curl sessions cannot tell the difference.
+//!
+//! # Layout
+//!
+//! A request travels one way through the code:
+//!
+//! - [`rpc`]: the wire. Decodes the query and form body into [`rpc::params::Params`], resolves
+//!   Action, Version and Format, and renders the typed outcome as JSON or XML
+//!   ([`rpc::render`]).
+//! - [`api`]: one module per operation. [`api::list_plugin_status`] turns parameters into a
+//!   validated request and the engine's page into the typed response; [`api::next_token`]
+//!   issues and opens paging tokens.
+//! - [`engine`]: the data and the paging, pure and synchronous.
+//! - [`error`]: the one error enum, with every wire code and HTTP status.
+//! - [`fixture`]: the data file format, the built-in demo data, and the generator.
+//! - [`state`]: the shared handle the handlers receive; [`server`]: binding, the ready line,
+//!   graceful shutdown; [`cli`]: flags and subcommands.
+
+pub mod api;
+pub mod cli;
+pub mod engine;
+pub mod error;
+pub mod fixture;
+pub mod rpc;
+pub mod server;
+pub mod state;
+
+use axum::response::Response;
+use axum::Router;
+use tower_http::catch_panic::CatchPanicLayer;
+
+pub use state::AppState;
+use state::RequestIds as _;
+
+/// The HTTP application: every request outside the control plane goes to the RPC handler.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .fallback(rpc::handle)
+        .layer(CatchPanicLayer::custom(panic_response))
+        .with_state(state)
+}
+
+/// A panic is a fault of the emulator: logged, and answered as `InternalError.Dispatch`.
+fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let detail = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown panic");
+    tracing::error!(%detail, "a request handler panicked");
+    let reply = rpc::render::ReplyTo {
+        request_id: state::RandomRequestIds.next_id(),
+        host: rpc::render::DEFAULT_HOST.to_owned(),
+        format: rpc::render::Format::Json,
+    };
+    reply.error(&error::ApiError::InternalDispatch)
+}

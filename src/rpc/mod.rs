@@ -1,0 +1,251 @@
+//! The wire: an HTTP request becomes a typed call, its outcome becomes a response.
+//!
+//! Order of checks, first failure wins: method, query size, body size and arrival, parameter
+//! decoding (encoding, count, duplicates), Action, Version, Format, then the operation's own
+//! validation. The reply format is chosen before any of these, from a lenient read of
+//! `Format`, so even a refused request is answered in the caller's format.
+
+pub mod params;
+pub mod render;
+
+use std::time::{Duration, Instant};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{header, request::Parts, HeaderMap, Method};
+use axum::response::Response;
+
+use crate::api::list_plugin_status::ListPluginStatusRequest;
+use crate::error::ApiError;
+use crate::state::AppState;
+use params::{Decoded, Params};
+use render::{Format, ReplyTo, DEFAULT_HOST};
+
+/// The only API version this emulator speaks.
+pub const API_VERSION: &str = "2014-05-26";
+/// Largest request body.
+pub const MAX_BODY_BYTES: usize = 1 << 20;
+/// Longest query string.
+pub const MAX_QUERY_BYTES: usize = 64 << 10;
+/// How long a request body may take to arrive.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The actions this emulator answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// ListPluginStatus.
+    ListPluginStatus,
+}
+
+impl Action {
+    /// The wire name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::ListPluginStatus => "ListPluginStatus",
+        }
+    }
+
+    fn parse(name: &str) -> Option<Self> {
+        match name {
+            "ListPluginStatus" => Some(Self::ListPluginStatus),
+            _ => None,
+        }
+    }
+
+    /// The XML root element of the action's response.
+    fn response_root(self) -> &'static str {
+        match self {
+            Self::ListPluginStatus => "ListPluginStatusResponse",
+        }
+    }
+}
+
+/// The two request styles the official SDKs use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    /// RPC V1: common parameters in the query or form; XML unless `Format` says otherwise.
+    V1,
+    /// ACS3-HMAC-SHA256: action and version in `x-acs-*` headers; JSON by default.
+    V3,
+}
+
+impl Style {
+    fn of(headers: &HeaderMap, decoded: &Decoded) -> Self {
+        let v3_auth = header_str(headers, header::AUTHORIZATION.as_str())
+            .is_some_and(|auth| auth.starts_with("ACS3-HMAC-SHA256"));
+        let has_action = decoded.lossy("Action").is_some_and(|a| !a.is_empty());
+        if v3_auth || !has_action {
+            Self::V3
+        } else {
+            Self::V1
+        }
+    }
+
+    fn default_format(self) -> Format {
+        match self {
+            Self::V1 => Format::Xml,
+            Self::V3 => Format::Json,
+        }
+    }
+}
+
+/// Serves every request outside the control plane.
+pub async fn handle(State(state): State<AppState>, request: Request) -> Response {
+    let started = Instant::now();
+    let (parts, body) = request.into_parts();
+    let query = parts.uri.query().unwrap_or_default().as_bytes();
+    let query_too_long = query.len() > MAX_QUERY_BYTES;
+    let form = read_form(&parts, body).await;
+    let decoded = Decoded::new(
+        if query_too_long { b"" } else { query },
+        form.as_ref().ok().and_then(|f| f.as_deref()),
+    );
+    let style = Style::of(&parts.headers, &decoded);
+    let requested_format = decoded
+        .lossy("Format")
+        .filter(|f| !f.is_empty())
+        .map(str::to_owned);
+    let reply = ReplyTo {
+        request_id: state.next_request_id(),
+        host: header_str(&parts.headers, header::HOST.as_str())
+            .unwrap_or(DEFAULT_HOST)
+            .to_owned(),
+        format: requested_format
+            .as_deref()
+            .map_or(style.default_format(), |f| {
+                Format::parse(f).unwrap_or(Format::Json)
+            }),
+    };
+
+    let outcome = (|| {
+        if parts.method != Method::GET && parts.method != Method::POST {
+            return Err(ApiError::UnsupportedHttpMethod);
+        }
+        if parts.uri.path() != "/" {
+            return Err(ApiError::ActionNotFound);
+        }
+        if query_too_long {
+            return Err(ApiError::QueryTooLong {
+                len: query.len(),
+                limit: MAX_QUERY_BYTES,
+            });
+        }
+        form?;
+        let params = decoded.into_params()?;
+        let action = resolve_action(&params, &parts.headers)?;
+        check_version(&params, &parts.headers)?;
+        if requested_format
+            .as_deref()
+            .is_some_and(|f| Format::parse(f).is_none())
+        {
+            return Err(ApiError::InvalidFormat);
+        }
+        Ok((action, params))
+    })();
+
+    let action = outcome.as_ref().ok().map(|(action, _)| *action);
+    let result = outcome
+        .and_then(|(action, params)| dispatch(&state, action, &params, &parts.headers, &reply));
+    let (response, code) = match result {
+        Ok(response) => (response, ""),
+        Err(error) => (reply.error(&error), error.code()),
+    };
+    tracing::info!(
+        request_id = %reply.request_id,
+        method = %parts.method,
+        action = action.map_or("", Action::name),
+        status = response.status().as_u16(),
+        code,
+        elapsed_us = started.elapsed().as_micros() as u64,
+        "request"
+    );
+    response
+}
+
+/// Runs the action; its success is rendered here, its error by the caller.
+fn dispatch(
+    state: &AppState,
+    action: Action,
+    params: &Params,
+    headers: &HeaderMap,
+    reply: &ReplyTo,
+) -> Result<Response, ApiError> {
+    match action {
+        Action::ListPluginStatus => state.read(|store| {
+            let account = caller_account(store, params, headers);
+            let request = ListPluginStatusRequest::parse(params, &account, store, state.tokens())?;
+            let body = request.execute(store, state.tokens(), reply.request_id.clone())?;
+            Ok(reply.success(action.response_root(), &body))
+        }),
+    }
+}
+
+/// The caller's account: the owner of the access key if the data knows it, else the default.
+fn caller_account(store: &crate::engine::Store, params: &Params, headers: &HeaderMap) -> String {
+    let key_id = params.get("AccessKeyId").or_else(|| v3_credential(headers));
+    key_id.and_then(|id| store.access_key(id)).map_or_else(
+        || store.default_account().to_owned(),
+        |(account, _)| account.id.clone(),
+    )
+}
+
+/// The access key id in `Authorization: ACS3-HMAC-SHA256 Credential=AK,SignedHeaders=…`.
+fn v3_credential(headers: &HeaderMap) -> Option<&str> {
+    let auth = header_str(headers, header::AUTHORIZATION.as_str())?;
+    let fields = auth.strip_prefix("ACS3-HMAC-SHA256")?;
+    fields
+        .split(',')
+        .find_map(|field| field.trim().strip_prefix("Credential="))
+}
+
+fn resolve_action(params: &Params, headers: &HeaderMap) -> Result<Action, ApiError> {
+    let name = params
+        .get("Action")
+        .or_else(|| header_str(headers, "x-acs-action").filter(|a| !a.is_empty()))
+        .ok_or(ApiError::MissingParameter("Action"))?;
+    Action::parse(name).ok_or(ApiError::ActionNotFound)
+}
+
+fn check_version(params: &Params, headers: &HeaderMap) -> Result<(), ApiError> {
+    let version = params
+        .get("Version")
+        .or_else(|| header_str(headers, "x-acs-version").filter(|v| !v.is_empty()))
+        .ok_or(ApiError::MissingVersion)?;
+    if version != API_VERSION {
+        return Err(ApiError::InvalidVersion);
+    }
+    Ok(())
+}
+
+/// A form body's bytes (POST with `application/x-www-form-urlencoded`), `None` for any other
+/// request. Other bodies are not read, but a declared length over the limit is refused.
+async fn read_form(parts: &Parts, body: Body) -> Result<Option<Bytes>, ApiError> {
+    let too_large = ApiError::BodyTooLarge {
+        limit: MAX_BODY_BYTES,
+    };
+    let declared = header_str(&parts.headers, header::CONTENT_LENGTH.as_str())
+        .and_then(|len| len.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > MAX_BODY_BYTES as u64) {
+        return Err(too_large);
+    }
+    let is_form = header_str(&parts.headers, header::CONTENT_TYPE.as_str()).is_some_and(|ct| {
+        ct.split(';').next().is_some_and(|mime| {
+            mime.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
+    });
+    if parts.method != Method::POST || !is_form {
+        return Ok(None);
+    }
+    match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, MAX_BODY_BYTES)).await {
+        Ok(Ok(bytes)) => Ok(Some(bytes)),
+        Ok(Err(_)) => Err(too_large),
+        Err(_) => Err(ApiError::BodyTimeout {
+            seconds: BODY_TIMEOUT.as_secs(),
+        }),
+    }
+}
+
+fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
