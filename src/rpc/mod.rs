@@ -25,8 +25,13 @@ use render::{Format, ReplyTo, DEFAULT_HOST};
 pub const API_VERSION: &str = "2014-05-26";
 /// Largest request body.
 pub const MAX_BODY_BYTES: usize = 1 << 20;
-/// Longest query string.
-pub const MAX_QUERY_BYTES: usize = 64 << 10;
+/// Longest query string answered by the emulator: 60 KiB.
+///
+/// SPEC section 2 refuses queries over 64 KiB. The HTTP layer itself cannot hold a request
+/// target over 65,534 bytes and refuses those with a bare 414 before the emulator sees them,
+/// so the emulator's own limit sits below that: every over-long query it can see gets the
+/// error envelope.
+pub const MAX_QUERY_BYTES: usize = 60 << 10;
 /// How long a request body may take to arrive.
 pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 

@@ -40,27 +40,44 @@ impl Reply {
 
 /// The app on the built-in demo data, with predictable request ids.
 pub fn demo_app() -> Router {
-    app(AppState::with_request_ids(fixture::demo_store(), SequentialRequestIds::default()))
+    app(AppState::with_request_ids(
+        fixture::demo_store(),
+        SequentialRequestIds::default(),
+    ))
 }
 
 /// The app on a fixture given as JSON text.
 pub fn app_with(fixture_json: &str) -> Router {
     let store = fixture::load_str("test fixture", fixture_json).expect("test fixture is valid");
-    app(AppState::with_request_ids(store, SequentialRequestIds::default()))
+    app(AppState::with_request_ids(
+        store,
+        SequentialRequestIds::default(),
+    ))
 }
 
 /// GET `/?{query}`.
 pub async fn send(app: &Router, query: &str) -> Reply {
-    let request = Request::get(format!("/?{query}")).body(Body::empty()).unwrap();
+    let request = Request::get(format!("/?{query}"))
+        .body(Body::empty())
+        .unwrap();
     send_request(app, request).await
 }
 
 /// Any request.
 pub async fn send_request(app: &Router, request: Request<Body>) -> Reply {
-    let response = app.clone().oneshot(request).await.expect("the router is infallible");
+    let response = app
+        .clone()
+        .oneshot(request)
+        .await
+        .expect("the router is infallible");
     let status = response.status().as_u16();
     let headers = response.headers().clone();
-    let bytes = response.into_body().collect().await.expect("body").to_bytes();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
     Reply {
         status,
         headers,
@@ -73,7 +90,9 @@ pub fn enc(value: &str) -> String {
     value
         .bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
