@@ -1,0 +1,265 @@
+//! The built binary over a real socket: the ready line on port 0, malformed input, limits,
+//! slow clients, graceful shutdown.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const QUERY: &str = "Action=ListPluginStatus&Version=2014-05-26&Format=JSON&RegionId=cn-hangzhou&Name=ecs_tools_test";
+
+/// A running emulator, stopped when dropped.
+struct Emulator {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Emulator {
+    fn start(args: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ecs-emulator"))
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .env_remove("ECS_EMULATOR_DATA")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the binary starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let addr = loop {
+            let line = lines
+                .next()
+                .expect("the emulator printed its ready line before exiting")
+                .expect("stdout is text");
+            if let Some(rest) = line.split("ecs-emulator ready on http://").nth(1) {
+                break rest
+                    .trim()
+                    .parse()
+                    .expect("the ready line ends with the address");
+            }
+        };
+        // Keep draining stdout so that logging never blocks the server.
+        std::thread::spawn(move || for _ in lines {});
+        Self { child, addr }
+    }
+
+    /// Sends raw bytes on a new connection and reads the whole response.
+    fn raw(&self, request: &[u8]) -> Response {
+        let mut stream = TcpStream::connect(self.addr).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        // A server may answer and close before the whole request is written.
+        let _ = stream.write_all(request);
+        let mut bytes = Vec::new();
+        let _ = stream.read_to_end(&mut bytes);
+        Response::parse(&bytes)
+    }
+
+    fn get(&self, query: &str) -> Response {
+        self.raw(
+            format!("GET /?{query} HTTP/1.1\r\nHost: emulator.test\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
+    }
+
+    fn post_form(&self, body: &[u8]) -> Response {
+        let mut request = format!(
+            "POST / HTTP/1.1\r\nHost: emulator.test\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        request.extend_from_slice(body);
+        self.raw(&request)
+    }
+
+    fn assert_serving(&self) {
+        let reply = self.get(QUERY);
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        assert_eq!(reply.json()["TotalCount"], 12);
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[derive(Debug)]
+struct Response {
+    status: u16,
+    head: String,
+    body: String,
+}
+
+impl Response {
+    fn parse(bytes: &[u8]) -> Self {
+        let text = String::from_utf8_lossy(bytes);
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        Self {
+            status,
+            head: head.to_owned(),
+            body: body.to_owned(),
+        }
+    }
+
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+
+    fn code(&self) -> String {
+        self.json()["Code"].as_str().unwrap_or_default().to_owned()
+    }
+}
+
+#[test]
+fn serves_on_port_zero_and_answers_over_a_socket() {
+    let emulator = Emulator::start(&[]);
+    assert_ne!(emulator.addr.port(), 0);
+    let reply = emulator.get(QUERY);
+    assert_eq!(reply.status, 200);
+    assert!(
+        reply
+            .head
+            .to_ascii_lowercase()
+            .contains("x-acs-request-id: "),
+        "{}",
+        reply.head
+    );
+    let body = reply.json();
+    assert_eq!(body["PageSize"], 10);
+    assert_eq!(
+        body["InstancePluginStatusSet"]["InstancePluginStatus"][0]["InstanceId"],
+        "i-bp1iudwa5b1tqa0001"
+    );
+    // Errors name the request's Host.
+    let reply = emulator.get("Action=ListPluginStatus&Version=2014-05-26&Format=JSON");
+    assert_eq!(reply.json()["HostId"], "emulator.test");
+}
+
+#[test]
+fn malformed_input_gets_an_envelope_and_the_server_keeps_serving() {
+    let emulator = Emulator::start(&[]);
+    let cases: Vec<(&str, Response, u16, &str)> = vec![
+        ("bad percent-encoding", emulator.get(&format!("{QUERY}&PageSize=%G1")), 400, "InvalidParameter"),
+        ("truncated percent-encoding", emulator.get(&format!("{QUERY}&PageSize=1%")), 400, "InvalidParameter"),
+        ("non-UTF-8 in the query", emulator.get(&format!("{QUERY}&InstanceId.1=%C3%28")), 400, "InvalidParameter"),
+        ("non-UTF-8 in a form body", emulator.post_form(b"Action=ListPluginStatus&Version=2014-05-26&Format=JSON&RegionId=\xff\xfe"), 400, "InvalidParameter"),
+        ("a huge value in the query", emulator.get(&format!("Action=ListPluginStatus&Version=2014-05-26&Format=JSON&RegionId=cn-hangzhou&Name={}", "n".repeat(50_000))), 400, "InvalidParameter"),
+        ("a huge value in a form body", emulator.post_form(format!("Action=ListPluginStatus&Version=2014-05-26&Format=JSON&RegionId=cn-hangzhou&Name={}", "n".repeat(900_000)).as_bytes()), 400, "InvalidParameter"),
+        ("a huge token", emulator.get(&format!("{QUERY}&NextToken={}", "A".repeat(40_000))), 400, "InvalidParameter.NextToken"),
+        ("thousands of parameters", emulator.get(&format!("{QUERY}{}", (0..3_000).map(|i| format!("&p{i}=1")).collect::<String>())), 400, "InvalidParameter.TooManyParameters"),
+        ("thousands of form parameters", emulator.post_form((0..5_000).map(|i| format!("p{i}=1&")).collect::<String>().as_bytes()), 400, "InvalidParameter.TooManyParameters"),
+        ("an oversized body", emulator.post_form(&vec![b'a'; 2 << 20]), 413, "InvalidParameter.BodyTooLarge"),
+        ("a long query", emulator.get(&format!("{QUERY}&Pad={}", "x".repeat(62_000))), 414, "InvalidParameter.QueryTooLong"),
+        ("a huge PageNumber", emulator.get(&format!("{QUERY}&PageNumber={}", "9".repeat(5_000))), 400, "InvalidParam.PageNumber"),
+    ];
+    for (what, reply, status, code) in cases {
+        assert_eq!(reply.status, status, "{what}: {}", reply.body);
+        assert_eq!(reply.code(), code, "{what}");
+        assert!(
+            reply.json()["Message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()),
+            "{what}"
+        );
+    }
+    // Beyond what HTTP/1 framing can carry the HTTP layer refuses on its own; still a 4xx.
+    let reply = emulator.get(&format!("{QUERY}&Pad={}", "x".repeat(70_000)));
+    assert_eq!(reply.status, 414);
+    let reply = emulator.raw(b"GET /?Name=\xff HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assert_eq!(reply.status, 400);
+    let reply = emulator.raw(b"\x16\x03\x01garbage that is not HTTP\r\n\r\n");
+    assert!(
+        (400..500).contains(&reply.status) || reply.status == 0,
+        "{reply:?}"
+    );
+    emulator.assert_serving();
+}
+
+#[test]
+fn a_client_too_slow_with_its_headers_is_cut_off() {
+    let emulator = Emulator::start(&[]);
+    let mut slow = TcpStream::connect(emulator.addr).unwrap();
+    slow.write_all(b"GET /?Action=ListPluginStatus HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    slow.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut rest = Vec::new();
+    // The server closes the connection (after at most a 408) instead of waiting forever.
+    let read = slow.read_to_end(&mut rest);
+    assert!(read.is_ok(), "the connection was not closed: {read:?}");
+    emulator.assert_serving();
+}
+
+#[test]
+fn sigterm_stops_it_cleanly() {
+    let mut emulator = Emulator::start(&[]);
+    emulator.assert_serving();
+    let pid = emulator.child.id().to_string();
+    let status = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    let exit = emulator.child.wait().expect("the emulator exits");
+    assert!(exit.success(), "{exit:?}");
+}
+
+#[test]
+fn a_bad_data_file_stops_start_up_with_its_position() {
+    let dir = std::env::temp_dir().join(format!("ecs-emulator-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("bad.json");
+    std::fs::write(&file, "{\n  \"instances\": [\n    {\"instanceId\": \"i-1\", \"regionId\": \"cn-hangzhou\", \"plugins\": [{\"name\": \"p\", \"status\": \"Running\", \"version\": 1}]}\n  ]\n}\n").unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_ecs-emulator"))
+        .args(["--listen", "127.0.0.1:0", "--data"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("{}:3:", file.display())),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("invalid type: integer `1`, expected a string"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn the_data_flag_has_an_environment_twin() {
+    let dir = std::env::temp_dir().join(format!("ecs-emulator-env-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("one.json");
+    std::fs::write(&file, r#"{"instances": [{"instanceId": "i-only", "regionId": "cn-hangzhou", "plugins": [{"name": "ecs_tools_test", "version": "9", "status": "Running"}]}]}"#).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ecs-emulator"))
+        .env("ECS_EMULATOR_LISTEN", "127.0.0.1:0")
+        .env("ECS_EMULATOR_DATA", &file)
+        .env("ECS_EMULATOR_LOG_FORMAT", "json")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let ready = lines
+        .find_map(|l| l.ok().filter(|l| l.contains("ready on http://")))
+        .expect("ready line");
+    std::thread::spawn(move || for _ in lines {});
+    let log: serde_json::Value = serde_json::from_str(&ready).expect("JSON log line");
+    let message = log["fields"]["message"].as_str().unwrap();
+    let addr: SocketAddr = message.rsplit("http://").next().unwrap().parse().unwrap();
+    let emulator = Emulator { child, addr };
+    let reply = emulator.get(QUERY);
+    assert_eq!(reply.json()["TotalCount"], 1);
+}
