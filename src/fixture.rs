@@ -108,7 +108,7 @@ pub struct FixturePlugin {
     pub name: Bounded<MAX_NAME_CHARS>,
     /// Version; may be empty.
     #[serde(default)]
-    pub version: String,
+    pub version: Version,
     /// One of the seven statuses.
     pub status: PluginStatus,
     /// RFC 3339; empty or absent until a heartbeat.
@@ -134,11 +134,43 @@ impl<const MAX: usize> Bounded<MAX> {
 impl<const MAX: usize> TryFrom<String> for Bounded<MAX> {
     type Error = String;
     fn try_from(value: String) -> Result<Self, String> {
-        let len = value.chars().count();
-        if len == 0 || len > MAX {
-            return Err(format!("expected 1 to {MAX} characters, got {len}"));
-        }
+        check_text(&value, 1, MAX)?;
         Ok(Self(value))
+    }
+}
+
+/// Text of `min` to `max` characters with no control characters: every string of the data is
+/// answered in XML too, and XML 1.0 cannot carry control characters at all.
+fn check_text(value: &str, min: usize, max: usize) -> Result<(), String> {
+    let len = value.chars().count();
+    if len < min || len > max {
+        return Err(format!("expected {min} to {max} characters, got {len}"));
+    }
+    if let Some(c) = value.chars().find(|c| c.is_control()) {
+        return Err(format!(
+            "control character {} is not allowed in {value:?}",
+            c.escape_unicode()
+        ));
+    }
+    Ok(())
+}
+
+/// A plug-in version: up to 255 characters, possibly empty, no control characters.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Version(String);
+
+impl TryFrom<String> for Version {
+    type Error = String;
+    fn try_from(value: String) -> Result<Self, String> {
+        check_text(&value, 0, 255)?;
+        Ok(Self(value))
+    }
+}
+
+impl From<Version> for String {
+    fn from(value: Version) -> String {
+        value.0
     }
 }
 
@@ -321,7 +353,7 @@ impl Fixture {
                 .into_iter()
                 .map(|p| {
                     let record = PluginRecord {
-                        version: p.version,
+                        version: p.version.into(),
                         status: p.status,
                         first_heartbeat: p.first_heartbeat_time,
                         last_heartbeat: p.last_heartbeat_time,
@@ -461,11 +493,11 @@ pub fn generate(options: GenerateOptions, out: &mut dyn Write) -> io::Result<()>
                 let beat = status != PluginStatus::NotInstalled;
                 FixturePlugin {
                     name: name.as_str().into(),
-                    version: if beat {
+                    version: Version(if beat {
                         format!("1.{}", rng.gen_range(0..20))
                     } else {
                         String::new()
-                    },
+                    }),
                     status,
                     first_heartbeat_time: beat.then_some(first),
                     last_heartbeat_time: beat.then_some(last),

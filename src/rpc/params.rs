@@ -106,7 +106,7 @@ impl Decoded {
             }
             if params.index.contains_key(&key) {
                 return Err(ApiError::invalid(
-                    key,
+                    &key,
                     "the parameter is given more than once",
                 ));
             }
