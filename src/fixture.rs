@@ -265,34 +265,51 @@ impl fmt::Display for Summary {
 }
 
 /// Reads a fixture file into a store.
+///
+/// The text is dropped before the store is built, so that loading a large file does not hold
+/// text, parsed fixture and store at once; it is read again only to place an error.
 pub fn load_file(path: &Path) -> Result<Store, FixtureError> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| FixtureError {
-        file: name.clone(),
-        line: 0,
-        column: 0,
-        problem: format!("cannot read the file: {e}"),
-    })?;
-    load_str(&name, &text)
+    let read = || {
+        std::fs::read_to_string(path).map_err(|e| FixtureError {
+            file: name.clone(),
+            line: 0,
+            column: 0,
+            problem: format!("cannot read the file: {e}"),
+        })
+    };
+    let fixture = parse(&name, &read()?)?;
+    fixture.into_store().map_err(|e| {
+        let text = read().unwrap_or_default();
+        located(&name, &text, &e)
+    })
 }
 
 /// Parses fixture text into a store; `name` is used in errors.
 pub fn load_str(name: &str, text: &str) -> Result<Store, FixtureError> {
-    let fixture: Fixture = serde_json::from_str(text).map_err(|e| FixtureError {
+    parse(name, text)?
+        .into_store()
+        .map_err(|e| located(name, text, &e))
+}
+
+fn parse(name: &str, text: &str) -> Result<Fixture, FixtureError> {
+    serde_json::from_str(text).map_err(|e| FixtureError {
         file: name.to_owned(),
         line: e.line(),
-        column: e.column(),
+        // serde_json counts the column at the end of input as 0; columns start at 1.
+        column: e.column().max(1),
         problem: strip_position(&e.to_string()),
-    })?;
-    fixture.into_store().map_err(|e| {
-        let (line, column) = position_of(text, &e);
-        FixtureError {
-            file: name.to_owned(),
-            line,
-            column,
-            problem: e.to_string(),
-        }
     })
+}
+
+fn located(name: &str, text: &str, error: &DataError) -> FixtureError {
+    let (line, column) = position_of(text, error);
+    FixtureError {
+        file: name.to_owned(),
+        line,
+        column,
+        problem: error.to_string(),
+    }
 }
 
 /// The demo data as a store.

@@ -330,8 +330,10 @@ pub struct PluginStatusItem {
 
 impl PluginStatusItem {
     fn from_record(name: String, record: Option<&PluginRecord>) -> Self {
+        // `YYYY-MM-DDThh:mm:ssZ`; RFC 3339 with seconds and `Z` is that, and formats faster
+        // than a strftime pattern.
         let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
-            t.map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+            t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
                 .unwrap_or_default()
         };
         match record {
