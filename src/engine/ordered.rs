@@ -79,15 +79,26 @@ impl<K: Ord, V> OrderedMap<K, V> {
         i.min(self.chunks.len().saturating_sub(1))
     }
 
+    /// (chunk, index) of `key`, when present.
+    fn locate<Q>(&self, key: &Q) -> Option<(usize, usize)>
+    where
+        K: Borrow<Q>,
+        Q: Ord + ?Sized,
+    {
+        let c = self.chunk_for(key);
+        let chunk = self.chunks.get(c)?;
+        let i = chunk.binary_search_by(|(k, _)| k.borrow().cmp(key)).ok()?;
+        Some((c, i))
+    }
+
     /// The value stored under `key`.
     pub fn get<Q>(&self, key: &Q) -> Option<&V>
     where
         K: Borrow<Q>,
         Q: Ord + ?Sized,
     {
-        let chunk = self.chunks.get(self.chunk_for(key))?;
-        let i = chunk.binary_search_by(|(k, _)| k.borrow().cmp(key)).ok()?;
-        Some(&chunk[i].1)
+        let (c, i) = self.locate(key)?;
+        Some(&self.chunks[c][i].1)
     }
 
     /// The value stored under `key`, mutably.
@@ -96,10 +107,8 @@ impl<K: Ord, V> OrderedMap<K, V> {
         K: Borrow<Q>,
         Q: Ord + ?Sized,
     {
-        let c = self.chunk_for(key);
-        let chunk = self.chunks.get_mut(c)?;
-        let i = chunk.binary_search_by(|(k, _)| k.borrow().cmp(key)).ok()?;
-        Some(&mut chunk[i].1)
+        let (c, i) = self.locate(key)?;
+        Some(&mut self.chunks[c][i].1)
     }
 
     /// True when `key` is present.
@@ -143,9 +152,8 @@ impl<K: Ord, V> OrderedMap<K, V> {
         K: Borrow<Q>,
         Q: Ord + ?Sized,
     {
-        let c = self.chunk_for(key);
-        let chunk = self.chunks.get_mut(c)?;
-        let i = chunk.binary_search_by(|(k, _)| k.borrow().cmp(key)).ok()?;
+        let (c, i) = self.locate(key)?;
+        let chunk = &mut self.chunks[c];
         let (_, value) = chunk.remove(i);
         self.len -= 1;
         if chunk.is_empty() {
