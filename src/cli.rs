@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::rpc::signature::SignatureMode;
+
 /// A local emulator of the Alibaba Cloud ECS API operation ListPluginStatus.
 ///
 /// With no subcommand it serves the API; with no --data it serves the built-in demo data.
@@ -27,6 +29,9 @@ pub struct ServeArgs {
     /// Fixture file to serve instead of the built-in demo data.
     #[arg(long, env = "ECS_EMULATOR_DATA")]
     pub data: Option<PathBuf>,
+    /// Check request signatures (`strict`) or only use the AccessKeyId to pick the account.
+    #[arg(long, env = "ECS_EMULATOR_SIGNATURE", value_enum, default_value_t = SignatureMode::Off)]
+    pub signature: SignatureMode,
     /// Log line format; levels come from RUST_LOG (default info).
     #[arg(long, env = "ECS_EMULATOR_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

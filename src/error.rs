@@ -67,6 +67,38 @@ pub enum ApiError {
         seconds: u64,
     },
 
+    // ---- signatures and access keys (only with `--signature strict`) ----
+    /// 400 `IncompleteSignature`: no signature, or a part of it missing.
+    #[error("The request signature does not conform to Aliyun standards. server string to sign is:{string_to_sign}")]
+    IncompleteSignature {
+        /// The server's string to sign.
+        string_to_sign: String,
+    },
+    /// 404 `InvalidAccessKeyId.NotFound`: a key no account has.
+    #[error("Specified access key is not found.")]
+    AccessKeyNotFound,
+    /// 400 `InvalidAccessKeyId.Inactive`: a disabled key.
+    #[error("Specified access key is disabled.")]
+    AccessKeyInactive,
+    /// 400 `SignatureDoesNotMatch`; the message ends with the server's string to sign.
+    #[error("Specified signature is not matched with our calculation. server string to sign is:{string_to_sign}")]
+    SignatureDoesNotMatch {
+        /// The server's string to sign.
+        string_to_sign: String,
+    },
+    /// 400 `InvalidTimeStamp.Format`: `Timestamp` or `x-acs-date` unreadable or absent.
+    #[error("Specified time stamp or date value is not well formatted.")]
+    TimestampFormat,
+    /// 400 `InvalidTimeStamp.Expired`: more than 15 minutes off the emulator's clock.
+    #[error("Specified time stamp or date value is expired.")]
+    TimestampExpired,
+    /// 400 `SignatureNonceUsed`: a nonce this key used in the last 15 minutes.
+    #[error("Specified signature nonce was used already.")]
+    SignatureNonceUsed,
+    /// 400 `InvalidSignatureMethod`: not HMAC-SHA1 (V1) or ACS3-HMAC-SHA256 (V3).
+    #[error("Specified signature method is not valid.")]
+    InvalidSignatureMethod,
+
     // ---- ListPluginStatus ----
     /// 400 `MissingRegionId`: no `RegionId`.
     #[error("RegionId is mandatory for this action.")]
@@ -120,6 +152,14 @@ impl ApiError {
             Self::QueryTooLong { .. } => "InvalidParameter.QueryTooLong",
             Self::BodyTooLarge { .. } => "InvalidParameter.BodyTooLarge",
             Self::BodyTimeout { .. } => "RequestTimeout",
+            Self::IncompleteSignature { .. } => "IncompleteSignature",
+            Self::AccessKeyNotFound => "InvalidAccessKeyId.NotFound",
+            Self::AccessKeyInactive => "InvalidAccessKeyId.Inactive",
+            Self::SignatureDoesNotMatch { .. } => "SignatureDoesNotMatch",
+            Self::TimestampFormat => "InvalidTimeStamp.Format",
+            Self::TimestampExpired => "InvalidTimeStamp.Expired",
+            Self::SignatureNonceUsed => "SignatureNonceUsed",
+            Self::InvalidSignatureMethod => "InvalidSignatureMethod",
             Self::MissingRegionId => "MissingRegionId",
             Self::RegionNotFound => "InvalidRegionId.NotFound",
             Self::InstanceIdsExceedLimit => "InstanceIds.ExceedLimit",
@@ -139,6 +179,7 @@ impl ApiError {
         match self {
             Self::UnsupportedHttpMethod => StatusCode::FORBIDDEN,
             Self::ActionNotFound
+            | Self::AccessKeyNotFound
             | Self::RegionNotFound
             | Self::InstanceNotFound
             | Self::PluginNameNotFound => StatusCode::NOT_FOUND,
@@ -151,6 +192,13 @@ impl ApiError {
             | Self::InvalidFormat
             | Self::InvalidParameter { .. }
             | Self::TooManyParameters { .. }
+            | Self::IncompleteSignature { .. }
+            | Self::AccessKeyInactive
+            | Self::SignatureDoesNotMatch { .. }
+            | Self::TimestampFormat
+            | Self::TimestampExpired
+            | Self::SignatureNonceUsed
+            | Self::InvalidSignatureMethod
             | Self::MissingRegionId
             | Self::InstanceIdsExceedLimit
             | Self::PluginNameMissing

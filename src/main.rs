@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use ecs_emulator::cli::{Cli, Command, LogFormat, ServeArgs};
-use ecs_emulator::{app, fixture, server, AppState};
+use ecs_emulator::{app, fixture, server, state, AppState};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
@@ -72,14 +72,14 @@ fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let options = state::Options {
+        signature: args.signature,
+        ..state::Options::default()
+    };
+    let state = AppState::with_options(store, options);
     let result = runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(&args.listen).await?;
-        server::serve(
-            listener,
-            app(AppState::new(store)),
-            server::shutdown_signal(),
-        )
-        .await
+        server::serve(listener, app(state), server::shutdown_signal()).await
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -4,10 +4,59 @@
 //! a synchronous closure, so no lock can be held across an `.await`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+
+use chrono::{DateTime, Utc};
 
 use crate::api::next_token::TokenKey;
 use crate::engine::Store;
+use crate::rpc::signature::{NonceCache, SignatureMode};
+
+/// Where the emulator's time comes from; injected so tests can fix it.
+pub trait Clock: Send + Sync + 'static {
+    /// The current time.
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The system clock.
+#[derive(Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// A clock that always answers the same time: for tests.
+#[derive(Debug, Clone, Copy)]
+pub struct FixedClock(pub DateTime<Utc>);
+
+impl Clock for FixedClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.0
+    }
+}
+
+/// How an [`AppState`] is put together; `Default` is what the binary uses.
+pub struct Options {
+    /// Request id source.
+    pub request_ids: Box<dyn RequestIds>,
+    /// Time source (signature windows).
+    pub clock: Box<dyn Clock>,
+    /// Whether signatures are checked.
+    pub signature: SignatureMode,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            request_ids: Box::new(RandomRequestIds),
+            clock: Box::new(SystemClock),
+            signature: SignatureMode::Off,
+        }
+    }
+}
 
 /// Where request ids come from; injected so tests can predict them.
 pub trait RequestIds: Send + Sync + 'static {
@@ -46,6 +95,9 @@ struct Inner {
     store: RwLock<Store>,
     tokens: TokenKey,
     request_ids: Box<dyn RequestIds>,
+    clock: Box<dyn Clock>,
+    signature: SignatureMode,
+    nonces: Mutex<NonceCache>,
 }
 
 impl AppState {
@@ -57,14 +109,49 @@ impl AppState {
     /// State over `store` with the given request-id source. The NextToken key is derived from
     /// the start-up accounts, so tokens stay valid across restarts with the same data.
     pub fn with_request_ids(store: Store, request_ids: impl RequestIds) -> Self {
+        Self::with_options(
+            store,
+            Options {
+                request_ids: Box::new(request_ids),
+                ..Options::default()
+            },
+        )
+    }
+
+    /// State over `store` put together as `options` say.
+    pub fn with_options(store: Store, options: Options) -> Self {
         let tokens = TokenKey::derive(store.accounts());
         Self {
             inner: Arc::new(Inner {
                 store: RwLock::new(store),
                 tokens,
-                request_ids: Box::new(request_ids),
+                request_ids: options.request_ids,
+                clock: options.clock,
+                signature: options.signature,
+                nonces: Mutex::new(NonceCache::default()),
             }),
         }
+    }
+
+    /// Whether signatures are checked.
+    pub fn signature_mode(&self) -> SignatureMode {
+        self.inner.signature
+    }
+
+    /// The emulator's current time.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.inner.clock.now()
+    }
+
+    /// Records a signature nonce of `key`; false when it was used in the last 15 minutes.
+    pub fn record_nonce(&self, key: &str, nonce: &str) -> bool {
+        let now = self.now();
+        let mut nonces = self
+            .inner
+            .nonces
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        nonces.check_and_record(key, nonce, now)
     }
 
     /// Runs `f` on the store under the read lock.

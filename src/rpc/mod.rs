@@ -7,6 +7,7 @@
 
 pub mod params;
 pub mod render;
+pub mod signature;
 
 use std::time::{Duration, Instant};
 
@@ -20,6 +21,8 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use params::{Decoded, Params};
 use render::{Format, ReplyTo, DEFAULT_HOST};
+use sha2::{Digest, Sha256};
+use signature::{SignatureMode, SignedRequest};
 
 /// The only API version this emulator speaks.
 pub const API_VERSION: &str = "2014-05-26";
@@ -101,6 +104,12 @@ pub async fn handle(State(state): State<AppState>, request: Request) -> Response
     let query = parts.uri.query().unwrap_or_default().as_bytes();
     let query_too_long = query.len() > MAX_QUERY_BYTES;
     let form = read_form(&parts, body).await;
+    let body_sha256 = hex::encode(Sha256::digest(
+        form.as_ref()
+            .ok()
+            .and_then(|f| f.as_deref())
+            .unwrap_or_default(),
+    ));
     let decoded = Decoded::new(
         if query_too_long { b"" } else { query },
         form.as_ref().ok().and_then(|f| f.as_deref()),
@@ -145,12 +154,23 @@ pub async fn handle(State(state): State<AppState>, request: Request) -> Response
         {
             return Err(ApiError::InvalidFormat);
         }
-        Ok((action, params))
+        let account = match state.signature_mode() {
+            SignatureMode::Off => None,
+            SignatureMode::Strict => Some(verify_signature(
+                &state,
+                &parts,
+                query,
+                &params,
+                &body_sha256,
+            )?),
+        };
+        Ok((action, params, account))
     })();
 
-    let action = outcome.as_ref().ok().map(|(action, _)| *action);
-    let result = outcome
-        .and_then(|(action, params)| dispatch(&state, action, &params, &parts.headers, &reply));
+    let action = outcome.as_ref().ok().map(|(action, _, _)| *action);
+    let result = outcome.and_then(|(action, params, account)| {
+        dispatch(&state, action, &params, account, &parts.headers, &reply)
+    });
     let (response, code) = match result {
         Ok(response) => (response, ""),
         Err(error) => (reply.error(&error), error.code()),
@@ -172,17 +192,47 @@ fn dispatch(
     state: &AppState,
     action: Action,
     params: &Params,
+    verified_account: Option<String>,
     headers: &HeaderMap,
     reply: &ReplyTo,
 ) -> Result<Response, ApiError> {
     match action {
         Action::ListPluginStatus => state.read(|store| {
-            let account = caller_account(store, params, headers);
+            let account =
+                verified_account.unwrap_or_else(|| caller_account(store, params, headers));
             let request = ListPluginStatusRequest::parse(params, &account, store, state.tokens())?;
             let body = request.execute(store, state.tokens(), reply.request_id.clone())?;
             Ok(reply.success(action.response_root(), &body))
         }),
     }
+}
+
+/// Checks the signature (strict mode) and answers the signer's account.
+fn verify_signature(
+    state: &AppState,
+    parts: &Parts,
+    query: &[u8],
+    params: &Params,
+    body_sha256: &str,
+) -> Result<String, ApiError> {
+    // The query alone was already decoded as part of `params`; this cannot fail.
+    let query_params = Decoded::new(query, None).into_params()?;
+    let query_pairs: Vec<(&str, &str)> = query_params.iter().collect();
+    let all_pairs: Vec<(&str, &str)> = params.iter().collect();
+    let request = SignedRequest {
+        method: parts.method.as_str(),
+        params: &all_pairs,
+        query: &query_pairs,
+        headers: &parts.headers,
+        body_sha256,
+    };
+    let now = state.now();
+    let verified = state.read(|store| {
+        signature::verify(&request, store, now, &mut |key, nonce| {
+            state.record_nonce(key, nonce)
+        })
+    })?;
+    Ok(verified.account)
 }
 
 /// The caller's account: the owner of the access key if the data knows it, else the default.
