@@ -1,0 +1,526 @@
+#!/usr/bin/env node
+// Drives the official Node.js Alibaba Cloud clients against a running ecs-emulator.
+//
+//     node node_clients.js http://127.0.0.1:PORT [CLIENT ...]
+//
+// Clients: node_tea_v3 (@alicloud/ecs20140526, ACS3-HMAC-SHA256), node_tea_v1 (the same with
+// Config.signatureAlgorithm 'v2', RPC HMAC-SHA1), node_popcore_get and node_popcore_post
+// (@alicloud/pop-core RPCClient, GET and `method: 'POST'`). Prints one line per check,
+// `PASS client check` or `FAIL client check: reason` (or `SKIP client check: reason`), and exits
+// 1 if any check failed. The expected data is computed from fixture.json next to this file.
+'use strict';
+
+const fs = require('fs');
+const path = require('path');
+
+const REGION = 'cn-hangzhou';
+const PLUGIN = 'ecs_tools_test';
+const MANY_PLUGINS_INSTANCE = 'i-sdk0007';
+const KEY = 'testid';
+const SECRET = 'testsecret';
+const DISABLED_KEY = 'LTAI5tSdkDisabled01';
+const DISABLED_SECRET = 'disabled-secret';
+const OTHER_KEY = 'LTAI5tSdkOther0001';
+const OTHER_SECRET = 'other-secret';
+const UNKNOWN_KEY = 'LTAI5tNoSuchKey0000';
+// Every character the clients encode differently (space as + or %20, * ! ' ( ) left as is or
+// escaped, non-ASCII): the signature must verify and the name come back intact.
+const EXOTIC_NAME = "a b/*~+=&\u4e2d'!()@:,;$";
+
+// ---------------------------------------------------------------------------------------------
+// Expected data, from the fixture
+
+const FIXTURE = JSON.parse(fs.readFileSync(path.join(__dirname, 'fixture.json'), 'utf8'));
+const DEFAULT_ACCOUNT = FIXTURE.accounts.find((a) => a.default).accountId;
+
+function accountOf(keyId) {
+  return FIXTURE.accounts.find((a) => (a.accessKeys || []).some((k) => k.id === keyId)).accountId;
+}
+
+// Code-point order, as the emulator sorts (not localeCompare).
+const byString = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
+
+function instancesOf(account, region) {
+  return FIXTURE.instances
+    .filter((i) => (i.accountId || DEFAULT_ACCOUNT) === account && i.regionId === region)
+    .sort((a, b) => byString(a.instanceId, b.instanceId));
+}
+
+function record(instanceId, p) {
+  return [instanceId, p.name, p.version || '', p.status, p.firstHeartbeatTime || '',
+    p.lastHeartbeatTime || ''];
+}
+
+function expectedByName(name, account = DEFAULT_ACCOUNT, region = REGION) {
+  return instancesOf(account, region).map((inst) => {
+    const p = inst.plugins.find((q) => q.name === name);
+    return p ? record(inst.instanceId, p) : [inst.instanceId, name, '', 'NotInstalled', '', ''];
+  });
+}
+
+function expectedByInstance(instanceId, account = DEFAULT_ACCOUNT, region = REGION) {
+  const inst = instancesOf(account, region).find((i) => i.instanceId === instanceId);
+  return [...inst.plugins].sort((a, b) => byString(a.name, b.name))
+    .map((p) => record(instanceId, p));
+}
+
+// The vendor's error table (README "Error codes"): code -> [HTTP status, message].
+const VENDOR_ERRORS = {
+  'InvalidParam.PageNumber': [400, 'The specified parameter PageNumber is invalid.'],
+  'InvalidParam.PageSize': [400, 'The specified parameter PageSize is invalid.'],
+  'PluginName.MissingValue': [400,
+    'The plugin name must be specified when the number of InstanceIds is not 1.'],
+  'InstanceIds.ExceedLimit': [400, 'The number of instance IDs exceeds the upper limit.'],
+  'InvalidParameter.NextToken': [400, 'The specified parameter NextToken is not valid.'],
+  'InvalidParameter.MaxResults': [400, 'The specified parameter MaxResults is not valid.'],
+  'InvalidInstance.NotFound': [404, 'The specified instance does not exist.'],
+  'InvalidPluginName.NotFound': [404, 'The specified plugin name does not exist.'],
+};
+
+const ids51 = Array.from({ length: 51 }, (_, n) => `i-sdk${String(n + 1).padStart(4, '0')}`);
+const ERROR_CASES = [
+  ['InvalidParam.PageNumber(PageNumber=0)', { Name: PLUGIN, PageNumber: 0 }, 'InvalidParam.PageNumber'],
+  ['InvalidParam.PageSize(PageSize=0)', { Name: PLUGIN, PageSize: 0 }, 'InvalidParam.PageSize'],
+  ['InvalidParam.PageSize(PageSize=51)', { Name: PLUGIN, PageSize: 51 }, 'InvalidParam.PageSize'],
+  ['PluginName.MissingValue(2_ids_no_Name)', { InstanceIds: ['i-sdk0001', 'i-sdk0002'] },
+    'PluginName.MissingValue'],
+  ['InstanceIds.ExceedLimit(51_ids)', { Name: PLUGIN, InstanceIds: ids51 }, 'InstanceIds.ExceedLimit'],
+  ['InvalidParameter.NextToken(garbage)', { Name: PLUGIN, NextToken: 'not-a-token-at-all' },
+    'InvalidParameter.NextToken'],
+  ['InvalidParameter.MaxResults(MaxResults=51)', { Name: PLUGIN, MaxResults: 51 },
+    'InvalidParameter.MaxResults'],
+  ['InvalidInstance.NotFound(unknown_id)', { Name: PLUGIN, InstanceIds: ['i-sdk9999'] },
+    'InvalidInstance.NotFound'],
+  ["InvalidInstance.NotFound(other_account's_id)", { Name: PLUGIN, InstanceIds: ['i-sdkother01'] },
+    'InvalidInstance.NotFound'],
+  ['InvalidPluginName.NotFound(unknown_name)', { Name: 'no_such_plugin' }, 'InvalidPluginName.NotFound'],
+  ["InvalidPluginName.NotFound(other_account's_name)", { Name: 'other_private_plugin' },
+    'InvalidPluginName.NotFound'],
+];
+
+class CheckFailed extends Error {}
+
+function expect(condition, reason) {
+  if (!condition) throw new CheckFailed(reason);
+}
+
+const show = (v) => JSON.stringify(v);
+
+function expectEq(actual, expected, what) {
+  if (show(actual) !== show(expected)) {
+    throw new CheckFailed(`${what}: expected ${show(expected)}, got ${show(actual)}`);
+  }
+}
+
+function expectNumber(value, what) {
+  expect(typeof value === 'number' && Number.isInteger(value),
+    `${what} should be an integer number, got ${typeof value} ${show(value)}`);
+}
+
+function diffRecords(actual, expected) {
+  const key = (r) => `${r[0]}/${r[1]}`;
+  if (actual.length !== expected.length) {
+    const seen = new Map();
+    actual.forEach((r) => seen.set(key(r), (seen.get(key(r)) || 0) + 1));
+    const wanted = new Set(expected.map(key));
+    const dup = [...seen].filter(([, n]) => n > 1).map(([k]) => k);
+    const missing = expected.map(key).filter((k) => !seen.has(k));
+    const extra = [...seen.keys()].filter((k) => !wanted.has(k));
+    return `${actual.length} records instead of ${expected.length} (repeated: ${show(dup.slice(0, 5))}; `
+      + `missing: ${show(missing.slice(0, 5))}; unexpected: ${show(extra.slice(0, 5))})`;
+  }
+  for (let i = 0; i < actual.length; i++) {
+    if (show(actual[i]) !== show(expected[i])) {
+      return `record ${i} is ${show(actual[i])}, expected ${show(expected[i])}`;
+    }
+  }
+  return 'equal';
+}
+
+function expectRecords(actual, expected, what) {
+  if (show(actual) !== show(expected)) throw new CheckFailed(`${what}: ${diffRecords(actual, expected)}`);
+}
+
+const flatten = (page) => page.groups.flatMap(([, records]) => records);
+
+function checkNotInstalled(records) {
+  const notInstalled = records.filter((r) => r[3] === 'NotInstalled');
+  expect(notInstalled.length > 0, 'no NotInstalled record on the page to check');
+  for (const r of notInstalled) {
+    expect(r[2] === '' && r[4] === '' && r[5] === '',
+      `NotInstalled record ${show(r)} should have empty version and heartbeat times`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Clients. Each adapter turns logical parameters into the client's own request, and its
+// response into a plain page: {RequestId, PageSize, PageNumber, TotalCount, NextToken, groups}.
+
+class TeaClient {
+  constructor(name, endpoint, v1) {
+    this.name = name;
+    this.endpoint = endpoint;
+    this.v1 = v1;
+    this.stringToSignPrefix = v1 ? 'POST&%2F&' : 'ACS3-HMAC-SHA256\n';
+    this.ecs = require('@alicloud/ecs20140526');
+    this.core = require('@alicloud/openapi-core');
+    this.clients = new Map();
+  }
+
+  client(key, secret) {
+    const id = `${key}\n${secret}`;
+    if (!this.clients.has(id)) {
+      const config = new this.core.$OpenApiUtil.Config({
+        accessKeyId: key, accessKeySecret: secret, endpoint: this.endpoint, protocol: 'http',
+        regionId: REGION, readTimeout: 15000, connectTimeout: 5000,
+      });
+      // openapi-core 1.0.x: 'v2' routes an RPC action through doRPCRequest (HMAC-SHA1).
+      if (this.v1) config.signatureAlgorithm = 'v2';
+      this.clients.set(id, new this.ecs.default(config));
+    }
+    return this.clients.get(id);
+  }
+
+  async raw(params, key = KEY, secret = SECRET) {
+    const request = new this.ecs.ListPluginStatusRequest({
+      regionId: params.RegionId || REGION,
+      name: params.Name,
+      instanceId: params.InstanceIds,
+      pageNumber: params.PageNumber,
+      pageSize: params.PageSize,
+      maxResults: params.MaxResults,
+      nextToken: params.NextToken,
+    });
+    return this.client(key, secret).listPluginStatus(request);
+  }
+
+  async page(params, key = KEY, secret = SECRET) {
+    const body = (await this.raw(params, key, secret)).body;
+    const entries = (body.instancePluginStatusSet && body.instancePluginStatusSet.instancePluginStatus) || [];
+    return {
+      RequestId: body.requestId,
+      PageSize: body.pageSize,
+      PageNumber: body.pageNumber,
+      TotalCount: body.totalCount,
+      NextToken: body.nextToken,
+      groups: entries.map((e) => [e.instanceId,
+        ((e.pluginStatusSet && e.pluginStatusSet.pluginStatus) || []).map((p) => [e.instanceId,
+          p.pluginName, p.pluginVersion, p.pluginStatus, p.firstHeartbeatTime, p.lastHeartbeatTime])]),
+    };
+  }
+
+  error(err) {
+    // Tea throws ClientError for a 4xx, ServerError for a 5xx (ThrottlingError for Throttling*).
+    if (!(err instanceof this.core.AlibabaCloudError)) return null;
+    return {
+      typeOk: err instanceof this.core.ClientError && err.name === 'ClientError',
+      type: err.name, code: err.code, status: err.statusCode, requestId: err.requestId,
+      message: err.message,
+    };
+  }
+
+  async checkModels() {
+    const ecs = this.ecs;
+    const response = await this.raw({ Name: PLUGIN, PageSize: 10 });
+    expect(response instanceof ecs.ListPluginStatusResponse, `response is ${response.constructor.name}`);
+    expectEq(response.statusCode, 200, 'statusCode');
+    const body = response.body;
+    expect(body instanceof ecs.ListPluginStatusResponseBody, `body is ${body && body.constructor.name}`);
+    expect(body.requestId, 'no RequestId');
+    expectEq(response.headers['x-acs-request-id'], body.requestId, 'x-acs-request-id header');
+    for (const field of ['pageSize', 'pageNumber', 'totalCount']) expectNumber(body[field], field);
+    expectEq(body.pageSize, 10, 'PageSize');
+    expectEq(body.pageNumber, 1, 'PageNumber');
+    const expected = expectedByName(PLUGIN);
+    expectEq(body.totalCount, expected.length, 'TotalCount');
+    expect(body.nextToken, 'no NextToken on a page that is not the last');
+    const set = body.instancePluginStatusSet;
+    expect(set instanceof ecs.ListPluginStatusResponseBodyInstancePluginStatusSet,
+      `InstancePluginStatusSet is ${set && set.constructor.name}`);
+    const records = [];
+    for (const entry of set.instancePluginStatus) {
+      expect(entry instanceof ecs.ListPluginStatusResponseBodyInstancePluginStatusSetInstancePluginStatus,
+        `InstancePluginStatus item is ${entry && entry.constructor.name}`);
+      expect(entry.pluginStatusSet
+        instanceof ecs.ListPluginStatusResponseBodyInstancePluginStatusSetInstancePluginStatusPluginStatusSet,
+      `PluginStatusSet is ${entry.pluginStatusSet && entry.pluginStatusSet.constructor.name}`);
+      for (const p of entry.pluginStatusSet.pluginStatus) {
+        expect(p instanceof
+          ecs.ListPluginStatusResponseBodyInstancePluginStatusSetInstancePluginStatusPluginStatusSetPluginStatus,
+        `PluginStatus item is ${p && p.constructor.name}`);
+        records.push([entry.instanceId, p.pluginName, p.pluginVersion, p.pluginStatus,
+          p.firstHeartbeatTime, p.lastHeartbeatTime]);
+      }
+    }
+    expectRecords(records, expected.slice(0, 10), 'first page');
+    checkNotInstalled(records);
+  }
+}
+
+class PopCoreClient {
+  constructor(name, endpoint, method) {
+    this.name = name;
+    this.endpoint = `http://${endpoint}`;
+    this.method = method;
+    this.stringToSignPrefix = `${method}&%2F&`;
+    this.RPCClient = require('@alicloud/pop-core').RPCClient;
+    this.clients = new Map();
+  }
+
+  client(key, secret) {
+    const id = `${key}\n${secret}`;
+    if (!this.clients.has(id)) {
+      this.clients.set(id, new this.RPCClient({
+        accessKeyId: key, accessKeySecret: secret, endpoint: this.endpoint, apiVersion: '2014-05-26',
+      }));
+    }
+    return this.clients.get(id);
+  }
+
+  async json(params, key = KEY, secret = SECRET) {
+    const query = { RegionId: params.RegionId || REGION };
+    for (const field of ['Name', 'PageNumber', 'PageSize', 'MaxResults', 'NextToken']) {
+      if (params[field] !== undefined) query[field] = params[field];
+    }
+    if (params.InstanceIds) query.InstanceId = params.InstanceIds; // flattened to InstanceId.N
+    const opts = { timeout: 15000 };
+    if (this.method === 'POST') opts.method = 'POST';
+    return this.client(key, secret).request('ListPluginStatus', query, opts);
+  }
+
+  async page(params, key = KEY, secret = SECRET) {
+    return pageFromJson(await this.json(params, key, secret));
+  }
+
+  error(err) {
+    // pop-core throws a plain Error named `${Code}Error` with .code and .data (the body).
+    if (!(err instanceof Error) || !err.data || err.code === undefined) return null;
+    return {
+      typeOk: err.name === `${err.code}Error`,
+      type: err.name, code: err.code,
+      status: err.entry && err.entry.response ? err.entry.response.statusCode : undefined,
+      requestId: err.data.RequestId, message: err.message,
+    };
+  }
+
+  async checkModels() {
+    const data = await this.json({ Name: PLUGIN, PageSize: 10 });
+    expect(typeof data.RequestId === 'string' && data.RequestId, 'no RequestId');
+    for (const field of ['PageSize', 'PageNumber', 'TotalCount']) expectNumber(data[field], field);
+    expect(!('Code' in data), `a success body carries Code ${show(data.Code)}`);
+    expectEq(data.PageSize, 10, 'PageSize');
+    expectEq(data.PageNumber, 1, 'PageNumber');
+    const expected = expectedByName(PLUGIN);
+    expectEq(data.TotalCount, expected.length, 'TotalCount');
+    const records = flatten(pageFromJson(data));
+    expectRecords(records, expected.slice(0, 10), 'first page');
+    checkNotInstalled(records);
+  }
+}
+
+function pageFromJson(data) {
+  const entries = (data.InstancePluginStatusSet || {}).InstancePluginStatus || [];
+  return {
+    RequestId: data.RequestId,
+    PageSize: data.PageSize,
+    PageNumber: data.PageNumber,
+    TotalCount: data.TotalCount,
+    NextToken: data.NextToken,
+    groups: entries.map((e) => [e.InstanceId,
+      ((e.PluginStatusSet || {}).PluginStatus || []).map((p) => [e.InstanceId, p.PluginName,
+        p.PluginVersion, p.PluginStatus, p.FirstHeartbeatTime, p.LastHeartbeatTime])]),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checks shared by every client
+
+async function callError(client, params, key = KEY, secret = SECRET) {
+  let page;
+  try {
+    page = await client.page(params, key, secret);
+  } catch (err) {
+    const seen = client.error(err);
+    if (!seen) throw new CheckFailed(`threw ${err && err.name}: ${err && err.message}`);
+    return seen;
+  }
+  throw new CheckFailed(`no error thrown; got a page with ${flatten(page).length} records`);
+}
+
+function expectRefusal(seen, code, status, messagePart) {
+  expect(seen.typeOk, `unexpected error type: ${show(seen)}`);
+  expectEq(seen.code, code, `code (${show(seen)})`);
+  if (seen.status !== undefined) expectEq(seen.status, status, `HTTP status (${show(seen)})`);
+  expect(seen.requestId, `no request id in ${show(seen)}`);
+  expect((seen.message || '').includes(messagePart),
+    `message ${show(seen.message)} does not contain ${show(messagePart)}`);
+}
+
+async function walkTokens(client, params, maxResults = 5, key = KEY, secret = SECRET) {
+  const pages = [];
+  let token;
+  for (;;) {
+    const query = { ...params, MaxResults: maxResults };
+    if (token) query.NextToken = token;
+    const page = await client.page(query, key, secret);
+    pages.push(page);
+    expect(flatten(page).length <= maxResults,
+      `page ${pages.length} has ${flatten(page).length} records, MaxResults=${maxResults}`);
+    token = page.NextToken;
+    if (!token) return pages;
+    expect(pages.length < 100, 'more than 100 pages: the walk does not end');
+  }
+}
+
+async function checkTokenWalk(client) {
+  let expected = expectedByName(PLUGIN);
+  let pages = await walkTokens(client, { Name: PLUGIN });
+  expectRecords(pages.flatMap(flatten), expected, 'records over all pages');
+  expectEq(pages.length, Math.ceil(expected.length / 5), 'number of pages');
+  pages.forEach((page, i) => {
+    expectEq(page.PageNumber, undefined, `PageNumber in token mode (page ${i + 1})`);
+    expectEq(page.PageSize, undefined, `PageSize in token mode (page ${i + 1})`);
+  });
+  // Without Name: every plug-in of one instance, ordered by name, grouped in one entry a page.
+  expected = expectedByInstance(MANY_PLUGINS_INSTANCE);
+  pages = await walkTokens(client, { InstanceIds: [MANY_PLUGINS_INSTANCE] });
+  expectRecords(pages.flatMap(flatten), expected, `records of ${MANY_PLUGINS_INSTANCE} (no Name)`);
+  pages.forEach((page, i) => expectEq(page.groups.map((g) => g[0]), [MANY_PLUGINS_INSTANCE],
+    `InstancePluginStatus entries of page ${i + 1} (no Name)`));
+}
+
+async function checkPageWalk(client) {
+  const expected = expectedByName(PLUGIN);
+  const records = [];
+  let number = 1;
+  for (;;) {
+    const page = await client.page({ Name: PLUGIN, PageNumber: number, PageSize: 5 });
+    expectEq(page.PageNumber, number, 'PageNumber');
+    expectEq(page.PageSize, 5, 'PageSize');
+    expectEq(page.TotalCount, expected.length, `TotalCount (page ${number})`);
+    const got = flatten(page);
+    if (got.length === 0) break;
+    const last = number * 5 >= expected.length;
+    expect(Boolean(page.NextToken) !== last,
+      `page ${number}: NextToken ${show(page.NextToken)} (last page: ${last})`);
+    records.push(...got);
+    number += 1;
+    expect(number < 100, 'more than 100 pages');
+  }
+  expectRecords(records, expected, 'records over all pages');
+  expectEq(number - 1, Math.ceil(expected.length / 5), 'number of non-empty pages');
+}
+
+async function checkInstanceIds(client) {
+  const ids = ['i-sdk0005', 'i-sdk0002', 'i-sdk0014', 'i-sdk0005'];
+  const page = await client.page({ Name: PLUGIN, InstanceIds: ids });
+  const byId = new Map(expectedByName(PLUGIN).map((r) => [r[0], r]));
+  expectRecords(flatten(page), ids.slice(0, 3).map((i) => byId.get(i)),
+    'InstanceId.1..4 (a repeated id once, in N order)');
+  expectEq(page.TotalCount, 3, 'TotalCount');
+}
+
+async function checkWrongSecret(client) {
+  const marker = 'server string to sign is:';
+  const seen = await callError(client, { Name: PLUGIN }, KEY, 'wrong-secret');
+  expectRefusal(seen, 'SignatureDoesNotMatch', 400, marker);
+  // The server's string to sign shows which signature style it verified.
+  const serverStringToSign = seen.message.split(marker)[1];
+  expect(serverStringToSign.startsWith(client.stringToSignPrefix),
+    `server string to sign ${show(serverStringToSign.slice(0, 80))} should start with `
+    + `${show(client.stringToSignPrefix)} (the client's signature style)`);
+}
+
+async function checkEncoding(client) {
+  const ids = ['i-sdk0001', 'i-sdk0002'];
+  let page = await client.page({ Name: EXOTIC_NAME, InstanceIds: ids });
+  const byId = new Map(expectedByName(EXOTIC_NAME).map((r) => [r[0], r]));
+  expectRecords(flatten(page), ids.map((i) => byId.get(i)), `Name=${show(EXOTIC_NAME)}`);
+  page = await client.page({ InstanceIds: ['i-sdk0001'] });
+  expectRecords(flatten(page), expectedByInstance('i-sdk0001'), 'i-sdk0001 without Name');
+}
+
+async function checkOtherAccount(client) {
+  const account = accountOf(OTHER_KEY);
+  let page = await client.page({ Name: PLUGIN }, OTHER_KEY, OTHER_SECRET);
+  expectRecords(flatten(page), expectedByName(PLUGIN, account), "second account's listing");
+  page = await client.page({ Name: 'other_private_plugin' }, OTHER_KEY, OTHER_SECRET);
+  expectRecords(flatten(page), expectedByName('other_private_plugin', account),
+    "second account's private plug-in");
+}
+
+async function runClient(client, results) {
+  const checks = [
+    ['page_models', () => client.checkModels()],
+    ['instance_ids', () => checkInstanceIds(client)],
+    ['encoding', () => checkEncoding(client)],
+    ['token_walk', () => checkTokenWalk(client)],
+    ['page_walk', () => checkPageWalk(client)],
+  ];
+  for (const [name, params, code] of ERROR_CASES) {
+    const [status, message] = VENDOR_ERRORS[code];
+    checks.push([`error/${name}`,
+      async () => expectRefusal(await callError(client, params), code, status, message)]);
+  }
+  checks.push(
+    ['signature/wrong_secret', () => checkWrongSecret(client)],
+    ['signature/unknown_key', async () => expectRefusal(
+      await callError(client, { Name: PLUGIN }, UNKNOWN_KEY, 'whatever'),
+      'InvalidAccessKeyId.NotFound', 404, 'Specified access key is not found.')],
+    ['signature/disabled_key', async () => expectRefusal(
+      await callError(client, { Name: PLUGIN }, DISABLED_KEY, DISABLED_SECRET),
+      'InvalidAccessKeyId.Inactive', 400, 'Specified access key is disabled.')],
+    ['other_account', () => checkOtherAccount(client)],
+  );
+  for (const [name, check] of checks) {
+    try {
+      await check();
+      results.push(true);
+      console.log(`PASS ${client.name} ${name}`);
+    } catch (err) {
+      results.push(false);
+      if (err instanceof CheckFailed) {
+        console.log(`FAIL ${client.name} ${name}: ${err.message}`);
+      } else {
+        const where = ((err && err.stack) || '').split('\n').find((l) => l.includes(__filename)) || '';
+        console.log(`FAIL ${client.name} ${name}: unexpected ${err && err.name}: `
+          + `${String(err && err.message).replace(/\n/g, ' ').slice(0, 500)} ${where.trim()}`);
+      }
+    }
+  }
+  console.log(`SKIP ${client.name} error/InternalError.Dispatch: cannot be triggered yet (no fault injection)`);
+}
+
+async function main(argv) {
+  if (argv.length < 3 || !argv[2].startsWith('http://')) {
+    console.error('usage: node node_clients.js http://127.0.0.1:PORT [CLIENT ...]');
+    return 2;
+  }
+  const endpoint = argv[2].slice('http://'.length).replace(/\/+$/, '');
+  const wanted = new Set(argv.slice(3));
+  const factories = {
+    node_tea_v3: () => new TeaClient('node_tea_v3', endpoint, false),
+    node_tea_v1: () => new TeaClient('node_tea_v1', endpoint, true),
+    node_popcore_get: () => new PopCoreClient('node_popcore_get', endpoint, 'GET'),
+    node_popcore_post: () => new PopCoreClient('node_popcore_post', endpoint, 'POST'),
+  };
+  const results = [];
+  for (const [name, factory] of Object.entries(factories)) {
+    if (wanted.size && !wanted.has(name)) continue;
+    let client;
+    try {
+      client = factory();
+    } catch (err) {
+      results.push(false);
+      console.log(`FAIL ${name} setup: ${err.name}: ${err.message}`);
+      continue;
+    }
+    await runClient(client, results);
+  }
+  return results.every(Boolean) ? 0 : 1;
+}
+
+main(process.argv).then((code) => { process.exitCode = code; }, (err) => {
+  console.log(`FAIL node_clients driver: ${err && err.stack}`);
+  process.exitCode = 1;
+});
