@@ -104,12 +104,6 @@ pub async fn handle(State(state): State<AppState>, request: Request) -> Response
     let query = parts.uri.query().unwrap_or_default().as_bytes();
     let query_too_long = query.len() > MAX_QUERY_BYTES;
     let form = read_form(&parts, body).await;
-    let body_sha256 = hex::encode(Sha256::digest(
-        form.as_ref()
-            .ok()
-            .and_then(|f| f.as_deref())
-            .unwrap_or_default(),
-    ));
     let decoded = Decoded::new(
         if query_too_long { b"" } else { query },
         form.as_ref().ok().and_then(|f| f.as_deref()),
@@ -144,7 +138,10 @@ pub async fn handle(State(state): State<AppState>, request: Request) -> Response
                 limit: MAX_QUERY_BYTES,
             });
         }
-        form?;
+        let form_body = match &form {
+            Ok(body) => body.as_deref().unwrap_or_default(),
+            Err(error) => return Err(error.clone()),
+        };
         let params = decoded.into_params()?;
         let action = resolve_action(&params, &parts.headers)?;
         check_version(&params, &parts.headers)?;
@@ -156,13 +153,9 @@ pub async fn handle(State(state): State<AppState>, request: Request) -> Response
         }
         let account = match state.signature_mode() {
             SignatureMode::Off => None,
-            SignatureMode::Strict => Some(verify_signature(
-                &state,
-                &parts,
-                query,
-                &params,
-                &body_sha256,
-            )?),
+            SignatureMode::Strict => {
+                Some(verify_signature(&state, &parts, query, &params, form_body)?)
+            }
         };
         Ok((action, params, account))
     })();
@@ -213,8 +206,10 @@ fn verify_signature(
     parts: &Parts,
     query: &[u8],
     params: &Params,
-    body_sha256: &str,
+    form_body: &[u8],
 ) -> Result<String, ApiError> {
+    // Hashed only here: off mode never needs it.
+    let body_sha256 = hex::encode(Sha256::digest(form_body));
     // The query alone was already decoded as part of `params`; this cannot fail.
     let query_params = Decoded::new(query, None).into_params()?;
     let query_pairs: Vec<(&str, &str)> = query_params.iter().collect();
@@ -224,7 +219,7 @@ fn verify_signature(
         params: &all_pairs,
         query: &query_pairs,
         headers: &parts.headers,
-        body_sha256,
+        body_sha256: &body_sha256,
     };
     let now = state.now();
     let verified = state.read(|store| {
