@@ -414,7 +414,7 @@ fn position_of(text: &str, error: &DataError) -> (usize, usize) {
             let at = find_nth(text, &quoted(instance), 0, 1).unwrap_or(0);
             find_nth(text, &quoted(plugin), at, 2)
         }
-        DataError::BadLength { .. } => None,
+        DataError::BadLength { .. } | DataError::UnknownInstance { .. } => None,
     };
     match offset {
         Some(offset) => line_column(text, offset),

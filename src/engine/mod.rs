@@ -4,6 +4,7 @@
 //! an [`OrderedMap`] by instance id, and every instance its plug-ins in an [`OrderedMap`] by
 //! plug-in name, so a page after a cursor or at an offset costs O(log n + page).
 
+pub mod lifecycle;
 mod ordered;
 pub mod regions;
 
@@ -233,6 +234,14 @@ pub enum DataError {
         /// The plug-in name.
         plugin: String,
     },
+    /// An instance the account does not have.
+    #[error("instance {instance} does not exist in account {account}")]
+    UnknownInstance {
+        /// The account id.
+        account: String,
+        /// The instance id.
+        instance: String,
+    },
     /// A catalog name twice.
     #[error("plug-in {0} is in the catalog twice")]
     DuplicateCatalogEntry(String),
@@ -350,33 +359,49 @@ impl Store {
         instance_id: &str,
         plugins: Vec<(String, PluginRecord)>,
     ) -> Result<(), DataError> {
-        check_length("an instance id", instance_id, 128)?;
-        check_length("a region id", region, 64)?;
-        if !self.accounts.iter().any(|a| a.id == account) {
-            return Err(DataError::UnknownAccount {
-                account: account.to_owned(),
-                instance: instance_id.to_owned(),
-            });
-        }
-        let owner_key = (account.to_owned(), instance_id.to_owned());
-        if self.instance_regions.contains_key(&owner_key) {
+        if self.instance_region(account, instance_id).is_some() {
             return Err(DataError::DuplicateInstance {
                 account: account.to_owned(),
                 instance: instance_id.to_owned(),
             });
         }
-        let mut sorted = Vec::with_capacity(plugins.len());
-        for (name, record) in plugins {
-            check_length("a plug-in name", &name, MAX_NAME_CHARS)?;
-            sorted.push((self.intern(&name), record));
+        self.put_instance(account, region, instance_id, plugins)
+            .map(|_| ())
+    }
+
+    /// Creates or replaces an instance with its plug-ins, possibly in another region; true when
+    /// it is new. Everything is checked before anything changes, so a refusal changes nothing.
+    pub fn put_instance(
+        &mut self,
+        account: &str,
+        region: &str,
+        instance_id: &str,
+        plugins: Vec<(String, PluginRecord)>,
+    ) -> Result<bool, DataError> {
+        check_length("an instance id", instance_id, 128)?;
+        check_length("a region id", region, 64)?;
+        if !self.has_account(account) {
+            return Err(DataError::UnknownAccount {
+                account: account.to_owned(),
+                instance: instance_id.to_owned(),
+            });
         }
+        for (name, _) in &plugins {
+            check_length("a plug-in name", name, MAX_NAME_CHARS)?;
+        }
+        let mut sorted: Vec<(String, PluginRecord)> = plugins;
         sorted.sort_by(|a, b| a.0.cmp(&b.0));
         if let Some(pair) = sorted.windows(2).find(|w| w[0].0 == w[1].0) {
             return Err(DataError::DuplicatePlugin {
                 instance: instance_id.to_owned(),
-                plugin: pair[0].0.to_string(),
+                plugin: pair[0].0.clone(),
             });
         }
+        let created = !self.remove_instance(account, instance_id);
+        let sorted: Vec<(Arc<str>, PluginRecord)> = sorted
+            .into_iter()
+            .map(|(name, record)| (self.intern(&name), record))
+            .collect();
         let partition = self
             .partitions
             .entry(account.to_owned())
@@ -393,8 +418,137 @@ impl Store {
             },
         );
         *self.data_regions.entry(region.to_owned()).or_insert(0) += 1;
-        self.instance_regions.insert(owner_key, region.to_owned());
-        Ok(())
+        self.instance_regions.insert(
+            (account.to_owned(), instance_id.to_owned()),
+            region.to_owned(),
+        );
+        Ok(created)
+    }
+
+    /// Removes an instance and its plug-ins; false when the account has no such instance.
+    pub fn remove_instance(&mut self, account: &str, instance_id: &str) -> bool {
+        let key = (account.to_owned(), instance_id.to_owned());
+        let Some(region) = self.instance_regions.remove(&key) else {
+            return false;
+        };
+        let regions = self.partitions.get_mut(account).expect("indexed account");
+        let partition = regions.get_mut(&region).expect("indexed region");
+        let instance = partition
+            .instances
+            .remove(instance_id)
+            .expect("indexed instance");
+        for (name, _) in instance.plugins.iter() {
+            forget_name(&mut partition.plugin_names, name);
+        }
+        if partition.instances.is_empty() {
+            regions.remove(&region);
+        }
+        if let Some(count) = self.data_regions.get_mut(&region) {
+            *count -= 1;
+            if *count == 0 {
+                self.data_regions.remove(&region);
+            }
+        }
+        true
+    }
+
+    /// Creates or replaces one plug-in of an existing instance; true when it is new.
+    pub fn put_plugin(
+        &mut self,
+        account: &str,
+        instance_id: &str,
+        name: &str,
+        record: PluginRecord,
+    ) -> Result<bool, DataError> {
+        check_length("a plug-in name", name, MAX_NAME_CHARS)?;
+        let name = self.intern(name);
+        let partition = self.partition_of_mut(account, instance_id)?;
+        let instance = partition
+            .instances
+            .get_mut(instance_id)
+            .expect("indexed instance");
+        let created = instance.plugins.insert(name.clone(), record).is_none();
+        if created {
+            *partition.plugin_names.entry(name).or_insert(0) += 1;
+        }
+        Ok(created)
+    }
+
+    /// Deletes one plug-in record of an instance (it is no longer listed at all).
+    pub fn remove_plugin(
+        &mut self,
+        account: &str,
+        instance_id: &str,
+        name: &str,
+    ) -> Result<bool, DataError> {
+        let partition = self.partition_of_mut(account, instance_id)?;
+        let instance = partition
+            .instances
+            .get_mut(instance_id)
+            .expect("indexed instance");
+        let removed = instance.plugins.remove(name).is_some();
+        if removed {
+            forget_name(&mut partition.plugin_names, name);
+        }
+        Ok(removed)
+    }
+
+    fn partition_of_mut(
+        &mut self,
+        account: &str,
+        instance_id: &str,
+    ) -> Result<&mut Partition, DataError> {
+        let region = self
+            .instance_region(account, instance_id)
+            .ok_or_else(|| DataError::UnknownInstance {
+                account: account.to_owned(),
+                instance: instance_id.to_owned(),
+            })?
+            .to_owned();
+        Ok(self
+            .partitions
+            .get_mut(account)
+            .and_then(|regions| regions.get_mut(&region))
+            .expect("indexed partition"))
+    }
+
+    /// The region of an account's instance.
+    pub fn instance_region(&self, account: &str, instance_id: &str) -> Option<&str> {
+        self.instance_regions
+            .get(&(account.to_owned(), instance_id.to_owned()))
+            .map(String::as_str)
+    }
+
+    /// An account's instance with its region.
+    pub fn instance(&self, account: &str, instance_id: &str) -> Option<(&str, &Instance)> {
+        let region = self.instance_region(account, instance_id)?;
+        let instance = self
+            .partition(account, region)?
+            .instances
+            .get(instance_id)?;
+        Some((region, instance))
+    }
+
+    /// The accounts that have an instance with this id, in account order.
+    pub fn owners_of(&self, instance_id: &str) -> Vec<&str> {
+        self.accounts
+            .iter()
+            .map(|a| a.id.as_str())
+            .filter(|account| self.instance_region(account, instance_id).is_some())
+            .collect()
+    }
+
+    /// True when the account exists.
+    pub fn has_account(&self, account: &str) -> bool {
+        self.accounts.iter().any(|a| a.id == account)
+    }
+
+    /// A plug-in's type: the catalog's, else `Persist`.
+    pub fn plugin_type(&self, name: &str) -> PluginType {
+        self.catalog
+            .get(name)
+            .copied()
+            .unwrap_or(PluginType::Persist)
     }
 
     /// The default account's id.
@@ -580,6 +734,16 @@ fn page(
     }
 }
 
+/// Drops one use of a plug-in name in a partition.
+fn forget_name(names: &mut HashMap<Arc<str>, usize>, name: &str) {
+    if let Some(count) = names.get_mut(name) {
+        *count -= 1;
+        if *count == 0 {
+            names.remove(name);
+        }
+    }
+}
+
 fn check_length(what: &'static str, value: &str, max: usize) -> Result<(), DataError> {
     let len = value.chars().count();
     if len == 0 || len > max {
@@ -702,5 +866,79 @@ mod tests {
         ];
         let err = store.add_instance("a1", "r2", "i-new", twice).unwrap_err();
         assert!(matches!(err, DataError::DuplicatePlugin { .. }));
+    }
+
+    fn names_of(store: &Store, account: &str, region: &str) -> Vec<String> {
+        let mut names: Vec<String> = store
+            .partition(account, region)
+            .map(|p| p.plugin_names.keys().map(|n| n.to_string()).collect())
+            .unwrap_or_default();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn put_and_remove_keep_every_index_true() {
+        let mut store = store();
+        assert!(!store.may_ask_for("a1", "r9", "q"));
+        let q = vec![("q".to_string(), record(PluginStatus::Stopped))];
+        assert!(store.put_instance("a1", "r9", "i-9", q).unwrap());
+        assert!(store.knows_region("r9") && store.may_ask_for("a1", "r9", "q"));
+        // Replacing moves it to another region and drops its old names there.
+        assert!(!store.put_instance("a1", "r1", "i-9", vec![]).unwrap());
+        assert!(!store.knows_region("r9"));
+        assert!(!store.may_ask_for("a1", "r9", "q"));
+        assert_eq!(store.instance_region("a1", "i-9"), Some("r1"));
+        assert_eq!(store.counts(), (6, 3));
+        // Plug-ins one by one.
+        assert!(store
+            .put_plugin("a1", "i-9", "q", record(PluginStatus::Running))
+            .unwrap());
+        assert_eq!(names_of(&store, "a1", "r1"), ["p", "q"]);
+        assert!(!store
+            .put_plugin("a1", "i-9", "q", record(PluginStatus::Crashed))
+            .unwrap());
+        assert_eq!(
+            store
+                .instance("a1", "i-9")
+                .unwrap()
+                .1
+                .plugins
+                .get("q")
+                .unwrap()
+                .status,
+            PluginStatus::Crashed
+        );
+        assert!(store.remove_plugin("a1", "i-9", "q").unwrap());
+        assert!(!store.remove_plugin("a1", "i-9", "q").unwrap());
+        assert_eq!(names_of(&store, "a1", "r1"), ["p"]);
+        // The name p stays while any instance has it.
+        for i in [0, 2] {
+            assert!(store.remove_instance("a1", &format!("i-{i}")));
+        }
+        assert_eq!(names_of(&store, "a1", "r1"), ["p"]);
+        assert!(store.remove_instance("a1", "i-4"));
+        assert!(names_of(&store, "a1", "r1").is_empty());
+        assert!(!store.remove_instance("a1", "i-4"));
+        assert_eq!(store.owners_of("i-1"), ["a1"]);
+        let err = store
+            .put_plugin("a1", "i-4", "q", record(PluginStatus::Running))
+            .unwrap_err();
+        assert!(matches!(err, DataError::UnknownInstance { .. }));
+    }
+
+    #[test]
+    fn a_refused_put_changes_nothing() {
+        let mut store = store();
+        let twice = vec![
+            ("x".to_string(), record(PluginStatus::Running)),
+            ("x".to_string(), record(PluginStatus::Stopped)),
+        ];
+        let err = store.put_instance("a1", "r1", "i-1", twice).unwrap_err();
+        assert!(matches!(err, DataError::DuplicatePlugin { .. }));
+        let err = store.put_instance("zz", "r1", "i-1", vec![]).unwrap_err();
+        assert!(matches!(err, DataError::UnknownAccount { .. }));
+        assert_eq!(store.counts(), (5, 3));
+        assert_eq!(store.instance_region("a1", "i-1"), Some("r1"));
     }
 }
