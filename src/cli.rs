@@ -32,6 +32,12 @@ pub struct ServeArgs {
     /// Check request signatures (`strict`) or only use the AccessKeyId to pick the account.
     #[arg(long, env = "ECS_EMULATOR_SIGNATURE", value_enum, default_value_t = SignatureMode::Off)]
     pub signature: SignatureMode,
+    /// Require `Authorization: Bearer TOKEN` on every control-plane route but health and ready.
+    #[arg(long, env = "ECS_EMULATOR_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// How many API requests `GET /_emulator/requests` keeps (0 keeps none).
+    #[arg(long, env = "ECS_EMULATOR_REQUESTS_LIMIT", default_value_t = crate::journal::DEFAULT_CAPACITY)]
+    pub requests_limit: usize,
     /// Log line format; levels come from RUST_LOG (default info).
     #[arg(long, env = "ECS_EMULATOR_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -68,5 +74,11 @@ pub enum Command {
     CheckData {
         /// The fixture file.
         file: PathBuf,
+    },
+    /// Exit 0 if the emulator at ADDR is ready, 1 otherwise (a container health check).
+    Healthcheck {
+        /// Where the emulator listens; 0.0.0.0 and [::] are asked on loopback.
+        #[arg(long, env = "ECS_EMULATOR_LISTEN", default_value = "127.0.0.1:9080")]
+        listen: String,
     },
 }

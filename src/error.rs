@@ -135,11 +135,22 @@ pub enum ApiError {
     /// 500 `InternalError.Dispatch`: a fault inside the emulator (logged in detail).
     #[error("An error occurred when you dispatched the request.")]
     InternalDispatch,
+    /// Any status and code: the answer of a fault rule (`/_emulator/faults`), e.g. 400
+    /// `Throttling.User`, 503 `ServiceUnavailable`.
+    #[error("{message}")]
+    Injected {
+        /// The code.
+        code: String,
+        /// The status.
+        status: StatusCode,
+        /// The message.
+        message: String,
+    },
 }
 
 impl ApiError {
     /// The wire error code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> &str {
         match self {
             Self::UnsupportedHttpMethod => "UnsupportedHTTPMethod",
             Self::MissingParameter(_) => "MissingParameter",
@@ -171,6 +182,7 @@ impl ApiError {
             Self::InstanceNotFound => "InvalidInstance.NotFound",
             Self::PluginNameNotFound => "InvalidPluginName.NotFound",
             Self::InternalDispatch => "InternalError.Dispatch",
+            Self::Injected { code, .. } => code,
         }
     }
 
@@ -207,6 +219,7 @@ impl ApiError {
             | Self::InvalidMaxResults
             | Self::InvalidNextToken => StatusCode::BAD_REQUEST,
             Self::InternalDispatch => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Injected { status, .. } => *status,
         }
     }
 

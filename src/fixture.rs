@@ -14,8 +14,8 @@ use std::io::{self, Write};
 use std::path::Path;
 
 use crate::engine::{
-    regions::PUBLIC_REGIONS, AccessKey, Account, DataError, PluginRecord, PluginStatus, PluginType,
-    Store, MAX_NAME_CHARS,
+    regions::PUBLIC_REGIONS, AccessKey, Account, DataError, Instance, PluginRecord, PluginStatus,
+    PluginType, Store, MAX_NAME_CHARS,
 };
 
 /// The built-in demo data, compiled in.
@@ -119,6 +119,90 @@ pub struct FixturePlugin {
     pub last_heartbeat_time: Option<DateTime<Utc>>,
 }
 
+/// The body of `PUT /_emulator/instances/{id}`: a fixture instance without its id.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct InstanceBody {
+    /// The region it lives in.
+    pub region_id: Bounded<64>,
+    /// Owner; default the default account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<Bounded<64>>,
+    /// Its plug-ins.
+    #[serde(default)]
+    pub plugins: Vec<FixturePlugin>,
+}
+
+/// The body of `PUT /_emulator/instances/{id}/plugins/{name}`: a fixture plug-in without its
+/// name.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PluginBody {
+    /// Version; may be empty.
+    #[serde(default)]
+    pub version: Version,
+    /// One of the seven statuses.
+    pub status: PluginStatus,
+    /// RFC 3339; empty or absent until a heartbeat.
+    #[serde(default, with = "wire_time", skip_serializing_if = "Option::is_none")]
+    pub first_heartbeat_time: Option<DateTime<Utc>>,
+    /// RFC 3339; empty or absent until a heartbeat.
+    #[serde(default, with = "wire_time", skip_serializing_if = "Option::is_none")]
+    pub last_heartbeat_time: Option<DateTime<Utc>>,
+}
+
+impl PluginBody {
+    /// The engine's record.
+    pub fn into_record(self) -> PluginRecord {
+        PluginRecord {
+            version: self.version.into(),
+            status: self.status,
+            first_heartbeat: self.first_heartbeat_time,
+            last_heartbeat: self.last_heartbeat_time,
+        }
+    }
+}
+
+impl FixturePlugin {
+    /// The engine's (name, record).
+    pub fn into_named_record(self) -> (String, PluginRecord) {
+        let record = PluginRecord {
+            version: self.version.into(),
+            status: self.status,
+            first_heartbeat: self.first_heartbeat_time,
+            last_heartbeat: self.last_heartbeat_time,
+        };
+        (self.name.into(), record)
+    }
+
+    /// The fixture form of a stored record.
+    pub fn from_record(name: &str, record: &PluginRecord) -> Self {
+        Self {
+            name: Bounded(name.to_owned()),
+            version: Version(record.version.clone()),
+            status: record.status,
+            first_heartbeat_time: record.first_heartbeat,
+            last_heartbeat_time: record.last_heartbeat,
+        }
+    }
+}
+
+impl FixtureInstance {
+    /// The fixture form of a stored instance.
+    pub fn from_instance(account: &str, region: &str, id: &str, instance: &Instance) -> Self {
+        Self {
+            instance_id: Bounded(id.to_owned()),
+            region_id: Bounded(region.to_owned()),
+            account_id: Some(Bounded(account.to_owned())),
+            plugins: instance
+                .plugins
+                .iter()
+                .map(|(name, record)| FixturePlugin::from_record(name, record))
+                .collect(),
+        }
+    }
+}
+
 /// A string of 1 to `MAX` characters, checked while parsing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -159,6 +243,13 @@ fn check_text(value: &str, min: usize, max: usize) -> Result<(), String> {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Version(String);
+
+impl Version {
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
 
 impl TryFrom<String> for Version {
     type Error = String;
@@ -239,8 +330,8 @@ impl fmt::Display for FixtureError {
 
 impl std::error::Error for FixtureError {}
 
-/// What a loaded fixture holds, for `check-data` and the start-up log.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a loaded fixture holds, for `check-data`, the start-up log and the control plane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Summary {
     /// Accounts.
     pub accounts: usize,
@@ -281,7 +372,7 @@ pub fn load_file(path: &Path) -> Result<Store, FixtureError> {
     let fixture = parse(&name, &read()?)?;
     fixture.into_store().map_err(|e| {
         let text = read().unwrap_or_default();
-        located(&name, &text, &e)
+        locate(&name, &text, &e)
     })
 }
 
@@ -289,7 +380,7 @@ pub fn load_file(path: &Path) -> Result<Store, FixtureError> {
 pub fn load_str(name: &str, text: &str) -> Result<Store, FixtureError> {
     parse(name, text)?
         .into_store()
-        .map_err(|e| located(name, text, &e))
+        .map_err(|e| locate(name, text, &e))
 }
 
 fn parse(name: &str, text: &str) -> Result<Fixture, FixtureError> {
@@ -302,7 +393,8 @@ fn parse(name: &str, text: &str) -> Result<Fixture, FixtureError> {
     })
 }
 
-fn located(name: &str, text: &str, error: &DataError) -> FixtureError {
+/// A cross-record error placed at the offending value of the fixture text.
+pub fn locate(name: &str, text: &str, error: &DataError) -> FixtureError {
     let (line, column) = position_of(text, error);
     FixtureError {
         file: name.to_owned(),
@@ -330,6 +422,46 @@ pub fn summarize(store: &Store) -> Summary {
 }
 
 impl Fixture {
+    /// The whole state of a store as a fixture, secrets included: loading it gives the same
+    /// store. Instances come grouped by account and region, by id within each.
+    pub fn from_store(store: &Store) -> Self {
+        let accounts = store
+            .accounts()
+            .iter()
+            .map(|a| FixtureAccount {
+                account_id: Bounded(a.id.clone()),
+                default: a.id == store.default_account(),
+                access_keys: a
+                    .access_keys
+                    .iter()
+                    .map(|k| FixtureAccessKey {
+                        id: Bounded(k.id.clone()),
+                        secret: Bounded(k.secret.clone()),
+                        enabled: k.enabled,
+                    })
+                    .collect(),
+            })
+            .collect();
+        let catalog = store
+            .catalog()
+            .map(|(name, plugin_type)| CatalogEntry {
+                name: Bounded(name.to_owned()),
+                plugin_type,
+            })
+            .collect();
+        let instances = store
+            .instances()
+            .map(|(account, region, id, instance)| {
+                FixtureInstance::from_instance(account, region, id, instance)
+            })
+            .collect();
+        Self {
+            accounts,
+            catalog,
+            instances,
+        }
+    }
+
     /// Builds the store, checking the rules that span records.
     pub fn into_store(self) -> Result<Store, DataError> {
         let accounts = self
@@ -368,15 +500,7 @@ impl Fixture {
             let plugins = instance
                 .plugins
                 .into_iter()
-                .map(|p| {
-                    let record = PluginRecord {
-                        version: p.version.into(),
-                        status: p.status,
-                        first_heartbeat: p.first_heartbeat_time,
-                        last_heartbeat: p.last_heartbeat_time,
-                    };
-                    (String::from(p.name), record)
-                })
+                .map(FixturePlugin::into_named_record)
                 .collect();
             store.add_instance(
                 &account,
@@ -596,5 +720,16 @@ mod tests {
             (summary.instances, summary.records, summary.regions),
             (30, 240, 3)
         );
+    }
+
+    #[test]
+    fn a_store_exported_and_loaded_again_is_the_same() {
+        let store = demo_store();
+        let exported = serde_json::to_string(&Fixture::from_store(&store)).unwrap();
+        let again = load_str("exported", &exported).unwrap();
+        let exported_again = serde_json::to_string(&Fixture::from_store(&again)).unwrap();
+        assert_eq!(exported, exported_again);
+        assert_eq!(summarize(&store), summarize(&again));
+        assert_eq!(store.accounts(), again.accounts());
     }
 }

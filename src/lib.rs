@@ -19,11 +19,15 @@
 //! - [`state`]: the shared handle the handlers receive; [`server`]: binding, the ready line,
 //!   graceful shutdown; [`cli`]: flags and subcommands.
 
+pub mod admin;
 pub mod api;
 pub mod cli;
+pub mod clock;
 pub mod engine;
 pub mod error;
+pub mod faults;
 pub mod fixture;
+pub mod journal;
 pub mod rpc;
 pub mod server;
 pub mod state;
@@ -35,9 +39,11 @@ use tower_http::catch_panic::CatchPanicLayer;
 pub use state::AppState;
 use state::RequestIds as _;
 
-/// The HTTP application: every request outside the control plane goes to the RPC handler.
+/// The HTTP application: the control plane under `/_emulator/`, every other request to the
+/// RPC handler.
 pub fn app(state: AppState) -> Router {
     Router::new()
+        .nest(admin::PREFIX, admin::router(state.clone()))
         .fallback(rpc::handle)
         .layer(CatchPanicLayer::custom(panic_response))
         .with_state(state)

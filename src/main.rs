@@ -43,6 +43,13 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Some(Command::Healthcheck { listen }) => match server::probe_ready(&listen) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("ecs-emulator healthcheck: {listen}: {e}");
+                ExitCode::FAILURE
+            }
+        },
         None => serve(cli.serve),
     }
 }
@@ -74,6 +81,8 @@ fn serve(args: ServeArgs) -> ExitCode {
     };
     let options = state::Options {
         signature: args.signature,
+        admin_token: args.admin_token.filter(|t| !t.is_empty()),
+        journal_capacity: args.requests_limit,
         ..state::Options::default()
     };
     let state = AppState::with_options(store, options);

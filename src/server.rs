@@ -97,3 +97,46 @@ pub async fn shutdown_signal() {
         () = terminate => {}
     }
 }
+
+/// How long `healthcheck` waits for the connection and for the answer.
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Asks `GET /_emulator/ready` of the emulator listening on `listen`; `Ok` when it answers 200.
+/// An unspecified address (`0.0.0.0`, `[::]`) is asked on loopback.
+pub fn probe_ready(listen: &str) -> Result<(), String> {
+    use std::io::{Read, Write};
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, TcpStream, ToSocketAddrs};
+
+    let mut addr = listen
+        .to_socket_addrs()
+        .map_err(|e| format!("not an address: {e}"))?
+        .next()
+        .ok_or("not an address")?;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr.ip() {
+            IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        });
+    }
+    let mut stream = TcpStream::connect_timeout(&addr, PROBE_TIMEOUT).map_err(|e| e.to_string())?;
+    stream
+        .set_read_timeout(Some(PROBE_TIMEOUT))
+        .and_then(|()| stream.set_write_timeout(Some(PROBE_TIMEOUT)))
+        .map_err(|e| e.to_string())?;
+    let request =
+        format!("GET /_emulator/ready HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream
+        .write_all(request.as_bytes())
+        .map_err(|e| e.to_string())?;
+    let mut head = [0u8; 12];
+    stream
+        .read_exact(&mut head)
+        .map_err(|e| format!("no answer: {e}"))?;
+    match &head {
+        b"HTTP/1.1 200" => Ok(()),
+        _ => Err(format!(
+            "not ready: {}",
+            String::from_utf8_lossy(&head).trim_end()
+        )),
+    }
+}

@@ -1,51 +1,36 @@
-//! Shared state: a cheap `Clone` handle over the store and the injected request-id source.
+//! Shared state: a cheap `Clone` handle over the store, the start-up data, the clock, the
+//! request journal and the fault rules.
 //!
-//! The store sits behind a `std::sync::RwLock`. It is only ever taken inside [`AppState::read`],
-//! a synchronous closure, so no lock can be held across an `.await`.
+//! The store sits behind a `std::sync::RwLock`, the rest behind `std::sync::Mutex`es. Each lock
+//! is only ever taken inside a synchronous closure ([`AppState::read`], [`AppState::write`],
+//! [`AppState::journal`], [`AppState::faults`]), so no lock can be held across an `.await`, and
+//! a page is built under one read lock, so it never mixes two states.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use chrono::{DateTime, Utc};
 
+pub use crate::clock::{Clock, EmulatorClock, FixedClock, SystemClock};
+
 use crate::api::next_token::TokenKey;
 use crate::engine::Store;
+use crate::faults::Faults;
+use crate::journal::{self, Journal};
 use crate::rpc::signature::{NonceCache, SignatureMode};
-
-/// Where the emulator's time comes from; injected so tests can fix it.
-pub trait Clock: Send + Sync + 'static {
-    /// The current time.
-    fn now(&self) -> DateTime<Utc>;
-}
-
-/// The system clock.
-#[derive(Debug, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> DateTime<Utc> {
-        Utc::now()
-    }
-}
-
-/// A clock that always answers the same time: for tests.
-#[derive(Debug, Clone, Copy)]
-pub struct FixedClock(pub DateTime<Utc>);
-
-impl Clock for FixedClock {
-    fn now(&self) -> DateTime<Utc> {
-        self.0
-    }
-}
 
 /// How an [`AppState`] is put together; `Default` is what the binary uses.
 pub struct Options {
     /// Request id source.
     pub request_ids: Box<dyn RequestIds>,
-    /// Time source (signature windows).
+    /// Time source under the emulator's clock (heartbeats, signature windows, the journal).
     pub clock: Box<dyn Clock>,
     /// Whether signatures are checked.
     pub signature: SignatureMode,
+    /// The bearer token the control plane wants; `None` leaves it open.
+    pub admin_token: Option<String>,
+    /// How many API requests the journal keeps.
+    pub journal_capacity: usize,
 }
 
 impl Default for Options {
@@ -54,6 +39,8 @@ impl Default for Options {
             request_ids: Box::new(RandomRequestIds),
             clock: Box::new(SystemClock),
             signature: SignatureMode::Off,
+            admin_token: None,
+            journal_capacity: journal::DEFAULT_CAPACITY,
         }
     }
 }
@@ -93,11 +80,16 @@ pub struct AppState {
 
 struct Inner {
     store: RwLock<Store>,
+    /// The start-up data, for `reset`.
+    seed: Store,
     tokens: TokenKey,
     request_ids: Box<dyn RequestIds>,
-    clock: Box<dyn Clock>,
+    clock: EmulatorClock,
     signature: SignatureMode,
+    admin_token: Option<String>,
     nonces: Mutex<NonceCache>,
+    journal: Mutex<Journal>,
+    faults: Mutex<Faults>,
 }
 
 impl AppState {
@@ -123,12 +115,16 @@ impl AppState {
         let tokens = TokenKey::derive(store.accounts());
         Self {
             inner: Arc::new(Inner {
+                seed: store.clone(),
                 store: RwLock::new(store),
                 tokens,
                 request_ids: options.request_ids,
-                clock: options.clock,
+                clock: EmulatorClock::new(options.clock),
                 signature: options.signature,
+                admin_token: options.admin_token,
                 nonces: Mutex::new(NonceCache::default()),
+                journal: Mutex::new(Journal::new(options.journal_capacity)),
+                faults: Mutex::new(Faults::default()),
             }),
         }
     }
@@ -141,6 +137,16 @@ impl AppState {
     /// The emulator's current time.
     pub fn now(&self) -> DateTime<Utc> {
         self.inner.clock.now()
+    }
+
+    /// The emulator's clock, to freeze or set.
+    pub fn clock(&self) -> &EmulatorClock {
+        &self.inner.clock
+    }
+
+    /// The control plane's bearer token, if one is required.
+    pub fn admin_token(&self) -> Option<&str> {
+        self.inner.admin_token.as_deref()
     }
 
     /// Records a signature nonce of `key`; false when it was used in the last 15 minutes.
@@ -163,6 +169,53 @@ impl AppState {
             .read()
             .unwrap_or_else(PoisonError::into_inner);
         f(&store)
+    }
+
+    /// Runs `f` on the store under the write lock. `f` must check before it changes anything,
+    /// so that a refused change leaves the store as it was.
+    pub fn write<R>(&self, f: impl FnOnce(&mut Store) -> R) -> R {
+        let mut store = self
+            .inner
+            .store
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        f(&mut store)
+    }
+
+    /// Puts `store` in place of the current one in one step; the old one is dropped after the
+    /// lock is released.
+    pub fn replace_store(&self, store: Store) {
+        let old = self.write(|current| std::mem::replace(current, store));
+        drop(old);
+    }
+
+    /// Restores everything to how it started: the start-up data, no fault rules, an empty
+    /// journal, real time.
+    pub fn reset(&self) {
+        self.replace_store(self.inner.seed.clone());
+        self.faults(Faults::clear);
+        self.journal(Journal::clear);
+        self.inner.clock.reset();
+    }
+
+    /// Runs `f` on the request journal.
+    pub fn journal<R>(&self, f: impl FnOnce(&mut Journal) -> R) -> R {
+        let mut journal = self
+            .inner
+            .journal
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        f(&mut journal)
+    }
+
+    /// Runs `f` on the fault rules.
+    pub fn faults<R>(&self, f: impl FnOnce(&mut Faults) -> R) -> R {
+        let mut faults = self
+            .inner
+            .faults
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        f(&mut faults)
     }
 
     /// The NextToken key.

@@ -42,6 +42,7 @@ fn strict_app(secret: &str, now: DateTime<Utc>) -> Router {
             request_ids: Box::new(SequentialRequestIds::default()),
             clock: Box::new(FixedClock(now)),
             signature: SignatureMode::Strict,
+            ..Options::default()
         },
     ))
 }

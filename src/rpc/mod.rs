@@ -13,11 +13,13 @@ use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
-use axum::http::{header, request::Parts, HeaderMap, Method};
+use axum::http::{header, request::Parts, HeaderMap, HeaderValue, Method};
 use axum::response::Response;
 
 use crate::api::list_plugin_status::ListPluginStatusRequest;
 use crate::error::ApiError;
+use crate::faults::Target;
+use crate::journal::{self, RecordedRequest};
 use crate::state::AppState;
 use params::{Decoded, Params};
 use render::{Format, ReplyTo, DEFAULT_HOST};
@@ -100,6 +102,7 @@ impl Style {
 /// Serves every request outside the control plane.
 pub async fn handle(State(state): State<AppState>, request: Request) -> Response {
     let started = Instant::now();
+    let received_at = state.now();
     let (parts, body) = request.into_parts();
     let query = parts.uri.query().unwrap_or_default().as_bytes();
     let query_too_long = query.len() > MAX_QUERY_BYTES;
@@ -108,6 +111,7 @@ pub async fn handle(State(state): State<AppState>, request: Request) -> Response
         if query_too_long { b"" } else { query },
         form.as_ref().ok().and_then(|f| f.as_deref()),
     );
+    let recorded_params = journal::redact(decoded.pairs());
     let style = Style::of(&parts.headers, &decoded);
     let requested_format = decoded
         .lossy("Format")
@@ -161,23 +165,68 @@ pub async fn handle(State(state): State<AppState>, request: Request) -> Response
     })();
 
     let action = outcome.as_ref().ok().map(|(action, _, _)| *action);
-    let result = outcome.and_then(|(action, params, account)| {
-        dispatch(&state, action, &params, account, &parts.headers, &reply)
-    });
-    let (response, code) = match result {
-        Ok(response) => (response, ""),
-        Err(error) => (reply.error(&error), error.code()),
+    let mut retry_after_ms = None;
+    let result = match outcome {
+        Ok((action, params, account)) => {
+            let injection = state.faults(|faults| faults.inject(&fault_target(action, &params)));
+            if !injection.latency.is_zero() {
+                tokio::time::sleep(injection.latency).await;
+            }
+            retry_after_ms = injection.retry_after_ms;
+            match injection.error {
+                Some(error) => Err(error),
+                None => dispatch(&state, action, &params, account, &parts.headers, &reply),
+            }
+        }
+        Err(error) => Err(error),
     };
+    let (mut response, code) = match result {
+        Ok(response) => (response, String::new()),
+        Err(error) => (reply.error(&error), error.code().to_owned()),
+    };
+    if let Some(ms) = retry_after_ms {
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER_HEADER, HeaderValue::from(ms));
+    }
+    let status = response.status().as_u16();
     tracing::info!(
         request_id = %reply.request_id,
         method = %parts.method,
         action = action.map_or("", Action::name),
-        status = response.status().as_u16(),
+        status,
         code,
         elapsed_us = started.elapsed().as_micros() as u64,
         "request"
     );
+    state.journal(|journal| {
+        journal.record(RecordedRequest {
+            request_id: reply.request_id.clone(),
+            time: received_at,
+            method: parts.method.to_string(),
+            action: action.map_or("", Action::name).to_owned(),
+            params: recorded_params,
+            status,
+            code,
+        });
+    });
     response
+}
+
+/// The header telling a throttled client how many milliseconds to wait.
+pub const RETRY_AFTER_HEADER: &str = "x-acs-retry-after";
+
+/// What the fault rules match on.
+fn fault_target(action: Action, params: &Params) -> Target<'_> {
+    Target {
+        action: action.name(),
+        region: params.get("RegionId"),
+        instances: params
+            .iter()
+            .filter(|(k, _)| k.starts_with("InstanceId."))
+            .map(|(_, v)| v)
+            .collect(),
+    }
 }
 
 /// Runs the action; its success is rendered here, its error by the caller.

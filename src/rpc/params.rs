@@ -94,6 +94,11 @@ impl Decoded {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Every pair as far as it could be decoded, in the order received.
+    pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        self.lossy.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     /// The parameters, or the first problem: bad encoding, too many, or a key given twice.
     pub fn into_params(self) -> Result<Params, ApiError> {
         if let Some(problem) = self.problem {

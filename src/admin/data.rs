@@ -1,0 +1,326 @@
+//! State, reset, instances, plug-ins and lifecycle events.
+//!
+//! Each change is checked in full and then applied in one step under the store's write lock:
+//! a refused request changes nothing, and an API page never sees half a change.
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+
+use super::{parse_json, query_params, read_body, AdminError, AdminPath, AdminResult};
+use crate::engine::lifecycle::{self, Event};
+use crate::engine::{DataError, PluginType, Store};
+use crate::fixture::{
+    self, Fixture, FixtureInstance, FixturePlugin, InstanceBody, PluginBody, Version,
+};
+use crate::state::AppState;
+
+/// `GET /_emulator/state`: the whole state as a fixture.
+pub async fn export_state(State(state): State<AppState>) -> Response {
+    let fixture = state.read(Fixture::from_store);
+    Json(fixture).into_response()
+}
+
+/// `PUT /_emulator/state`: replaces the whole state with a fixture, or changes nothing.
+pub async fn replace_state(State(state): State<AppState>, body: Body) -> AdminResult<Response> {
+    let bytes = read_body(body, super::MAX_STATE_BYTES).await?;
+    // Parsing and building a large store is CPU work: keep it off the async workers.
+    let built = tokio::task::spawn_blocking(move || -> AdminResult<Store> {
+        let fixture: Fixture = parse_json(&bytes, false)?;
+        fixture.into_store().map_err(|e| {
+            let text = String::from_utf8_lossy(&bytes);
+            let located = fixture::locate("body", &text, &e);
+            AdminError::invalid_field(
+                data_field(&e),
+                format!("{} (line {}, column {})", e, located.line, located.column),
+            )
+        })
+    })
+    .await
+    .map_err(|_| AdminError::invalid_json("body: could not be read"))??;
+    let summary = fixture::summarize(&built);
+    state.replace_store(built);
+    Ok(Json(summary).into_response())
+}
+
+/// `POST /_emulator/reset`: the start-up data, no faults, an empty journal, real time.
+pub async fn reset(State(state): State<AppState>) -> Response {
+    state.reset();
+    Json(state.read(fixture::summarize)).into_response()
+}
+
+/// The field a cross-record data error is about.
+fn data_field(error: &DataError) -> &'static str {
+    match error {
+        DataError::DefaultAccount(_) => "accounts[].default",
+        DataError::DuplicateAccount(_) => "accounts[].accountId",
+        DataError::DuplicateAccessKey(_) => "accounts[].accessKeys[].id",
+        DataError::UnknownAccount { .. } => "accountId",
+        DataError::DuplicateInstance { .. } | DataError::UnknownInstance { .. } => "instanceId",
+        DataError::DuplicatePlugin { .. } => "plugins[].name",
+        DataError::DuplicateCatalogEntry(_) => "catalog[].name",
+        DataError::BadLength { what, .. } => what,
+    }
+}
+
+fn refused(error: DataError) -> AdminError {
+    AdminError::invalid_field(data_field(&error), error)
+}
+
+fn instance_not_found(id: &str) -> AdminError {
+    AdminError::not_found(
+        "InstanceNotFound",
+        format!("instanceId: instance {id} does not exist"),
+    )
+}
+
+/// The `?accountId=` of an instance route, if given, checked to exist.
+fn account_param(store: &Store, uri: &Uri) -> AdminResult<Option<String>> {
+    let params = query_params(uri.query(), &["accountId"])?;
+    let account = params.into_iter().next().map(|(_, v)| v);
+    if let Some(a) = &account {
+        if !store.has_account(a) {
+            return Err(AdminError::invalid_field(
+                "accountId",
+                format!("account {a} does not exist"),
+            ));
+        }
+    }
+    Ok(account)
+}
+
+/// The account of an existing instance: the one given, or the only one that has it.
+fn owner(store: &Store, id: &str, given: Option<String>) -> AdminResult<String> {
+    if let Some(account) = given {
+        return match store.instance_region(&account, id) {
+            Some(_) => Ok(account),
+            None => Err(instance_not_found(id)),
+        };
+    }
+    match store.owners_of(id)[..] {
+        [] => Err(instance_not_found(id)),
+        [one] => Ok(one.to_owned()),
+        ref many => Err(ambiguous(id, many)),
+    }
+}
+
+fn ambiguous(id: &str, accounts: &[&str]) -> AdminError {
+    AdminError::invalid_field(
+        "accountId",
+        format!(
+            "instance {id} exists in accounts {}; say which with ?accountId=",
+            accounts.join(", ")
+        ),
+    )
+}
+
+fn instance_json(store: &Store, account: &str, id: &str) -> FixtureInstance {
+    let (region, instance) = store.instance(account, id).expect("the instance exists");
+    FixtureInstance::from_instance(account, region, id, instance)
+}
+
+/// `PUT /_emulator/instances/{instanceId}`: creates (201) or replaces (200) an instance.
+pub async fn put_instance(
+    State(state): State<AppState>,
+    AdminPath(id): AdminPath<String>,
+    uri: Uri,
+    body: Body,
+) -> AdminResult<Response> {
+    let bytes = read_body(body, super::MAX_BODY_BYTES).await?;
+    let body: InstanceBody = parse_json(&bytes, false)?;
+    if id.is_empty() || id.chars().count() > 128 {
+        return Err(AdminError::invalid_field(
+            "instanceId",
+            "must be 1 to 128 characters",
+        ));
+    }
+    state.write(|store| {
+        let given = account_param(store, &uri)?;
+        let from_body = body.account_id.as_ref().map(|a| a.as_str().to_owned());
+        let account = match (given, from_body) {
+            (Some(q), Some(b)) if q != b => {
+                return Err(AdminError::invalid_field(
+                    "accountId",
+                    format!("the query says {q} and the body says {b}"),
+                ))
+            }
+            (Some(a), _) | (None, Some(a)) => a,
+            (None, None) => match store.owners_of(&id)[..] {
+                [] => store.default_account().to_owned(),
+                [one] => one.to_owned(),
+                ref many => return Err(ambiguous(&id, many)),
+            },
+        };
+        let plugins = body
+            .plugins
+            .into_iter()
+            .map(FixturePlugin::into_named_record)
+            .collect();
+        let created = store
+            .put_instance(&account, body.region_id.as_str(), &id, plugins)
+            .map_err(refused)?;
+        let status = if created {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        };
+        Ok((status, Json(instance_json(store, &account, &id))).into_response())
+    })
+}
+
+/// `GET /_emulator/instances/{instanceId}`.
+pub async fn get_instance(
+    State(state): State<AppState>,
+    AdminPath(id): AdminPath<String>,
+    uri: Uri,
+) -> AdminResult<Response> {
+    state.read(|store| {
+        let account = owner(store, &id, account_param(store, &uri)?)?;
+        Ok(Json(instance_json(store, &account, &id)).into_response())
+    })
+}
+
+/// `DELETE /_emulator/instances/{instanceId}`.
+pub async fn delete_instance(
+    State(state): State<AppState>,
+    AdminPath(id): AdminPath<String>,
+    uri: Uri,
+) -> AdminResult<StatusCode> {
+    state.write(|store| {
+        let account = owner(store, &id, account_param(store, &uri)?)?;
+        store.remove_instance(&account, &id);
+        Ok(StatusCode::NO_CONTENT)
+    })
+}
+
+fn check_name(name: &str) -> AdminResult<()> {
+    let len = name.chars().count();
+    if len == 0 || len > crate::engine::MAX_NAME_CHARS || name.chars().any(char::is_control) {
+        return Err(AdminError::invalid_field(
+            "name",
+            "must be 1 to 255 characters with no control characters",
+        ));
+    }
+    Ok(())
+}
+
+fn plugin_json(store: &Store, account: &str, id: &str, name: &str) -> Option<FixturePlugin> {
+    let (_, instance) = store.instance(account, id)?;
+    let record = instance.plugins.get(name)?;
+    Some(FixturePlugin::from_record(name, record))
+}
+
+fn plugin_not_found(id: &str, name: &str) -> AdminError {
+    AdminError::not_found(
+        "PluginNotFound",
+        format!("name: instance {id} has no plug-in {name}"),
+    )
+}
+
+/// `PUT /_emulator/instances/{instanceId}/plugins/{name}`: creates (201) or replaces (200).
+pub async fn put_plugin(
+    State(state): State<AppState>,
+    AdminPath((id, name)): AdminPath<(String, String)>,
+    uri: Uri,
+    body: Body,
+) -> AdminResult<Response> {
+    let bytes = read_body(body, super::MAX_BODY_BYTES).await?;
+    let body: PluginBody = parse_json(&bytes, false)?;
+    check_name(&name)?;
+    state.write(|store| {
+        let account = owner(store, &id, account_param(store, &uri)?)?;
+        let created = store
+            .put_plugin(&account, &id, &name, body.into_record())
+            .map_err(refused)?;
+        let status = if created {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        };
+        let json = plugin_json(store, &account, &id, &name).expect("just stored");
+        Ok((status, Json(json)).into_response())
+    })
+}
+
+/// `GET /_emulator/instances/{instanceId}/plugins/{name}`.
+pub async fn get_plugin(
+    State(state): State<AppState>,
+    AdminPath((id, name)): AdminPath<(String, String)>,
+    uri: Uri,
+) -> AdminResult<Response> {
+    state.read(|store| {
+        let account = owner(store, &id, account_param(store, &uri)?)?;
+        let json =
+            plugin_json(store, &account, &id, &name).ok_or_else(|| plugin_not_found(&id, &name))?;
+        Ok(Json(json).into_response())
+    })
+}
+
+/// `DELETE /_emulator/instances/{instanceId}/plugins/{name}`: the record is gone, not
+/// `Removed` (that is the `remove` event).
+pub async fn delete_plugin(
+    State(state): State<AppState>,
+    AdminPath((id, name)): AdminPath<(String, String)>,
+    uri: Uri,
+) -> AdminResult<StatusCode> {
+    state.write(|store| {
+        let account = owner(store, &id, account_param(store, &uri)?)?;
+        if store.remove_plugin(&account, &id, &name).map_err(refused)? {
+            Ok(StatusCode::NO_CONTENT)
+        } else {
+            Err(plugin_not_found(&id, &name))
+        }
+    })
+}
+
+/// The optional body of a lifecycle event.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct EventBody {
+    /// The version the agent reports.
+    #[serde(default)]
+    version: Option<Version>,
+    /// `Once` or `Persist`; default the catalog's, else `Persist`.
+    #[serde(default, rename = "type")]
+    plugin_type: Option<PluginType>,
+}
+
+/// `POST /_emulator/instances/{instanceId}/plugins/{name}/{event}`: what the agent reports.
+pub async fn plugin_event(
+    State(state): State<AppState>,
+    AdminPath((id, name, event)): AdminPath<(String, String, String)>,
+    uri: Uri,
+    body: Body,
+) -> AdminResult<Response> {
+    let Some(event) = Event::parse(&event) else {
+        let known: Vec<&str> = Event::ALL.iter().map(|e| e.as_str()).collect();
+        return Err(AdminError::not_found(
+            "RouteNotFound",
+            format!(
+                "event: unknown event {event}; events are {}",
+                known.join(", ")
+            ),
+        ));
+    };
+    let bytes = read_body(body, super::MAX_BODY_BYTES).await?;
+    let body: EventBody = parse_json(&bytes, true)?;
+    check_name(&name)?;
+    let now = state.now();
+    state.write(|store| {
+        let account = owner(store, &id, account_param(store, &uri)?)?;
+        let plugin_type = body.plugin_type.unwrap_or_else(|| store.plugin_type(&name));
+        let (_, instance) = store.instance(&account, &id).expect("owner checked");
+        let current = instance.plugins.get(name.as_str());
+        let version = body.version.as_ref().map(Version::as_str);
+        let next = lifecycle::apply(&name, current, plugin_type, event, version, now)
+            .map_err(|refusal| AdminError::conflict(format!("event: {refusal}")))?;
+        store
+            .put_plugin(&account, &id, &name, next)
+            .map_err(refused)?;
+        let json = plugin_json(store, &account, &id, &name).expect("just stored");
+        Ok(Json(json).into_response())
+    })
+}
