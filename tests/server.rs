@@ -263,3 +263,29 @@ fn the_data_flag_has_an_environment_twin() {
     let reply = emulator.get(QUERY);
     assert_eq!(reply.json()["TotalCount"], 1);
 }
+
+/// `ecs-emulator healthcheck` as a container runs it: 0 against a ready emulator, 1 when
+/// nothing listens there, and the admin token does not get in its way.
+#[test]
+fn healthcheck_exits_zero_only_when_the_emulator_is_ready() {
+    let healthcheck = |addr: &str| {
+        Command::new(env!("CARGO_BIN_EXE_ecs-emulator"))
+            .args(["healthcheck", "--listen", addr])
+            .env_remove("ECS_EMULATOR_LISTEN")
+            .output()
+            .expect("the binary runs")
+    };
+    let emulator = Emulator::start(&["--admin-token", "s3cret"]);
+    let ok = healthcheck(&emulator.addr.to_string());
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    // The unspecified address is asked on loopback, as in a container listening on 0.0.0.0.
+    let any = healthcheck(&format!("0.0.0.0:{}", emulator.addr.port()));
+    assert!(any.status.success(), "{}", String::from_utf8_lossy(&any.stderr));
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let free = closed.local_addr().unwrap();
+    drop(closed);
+    let down = healthcheck(&free.to_string());
+    assert_eq!(down.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&down.stderr).contains("healthcheck"));
+}
