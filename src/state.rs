@@ -79,9 +79,11 @@ pub struct AppState {
 }
 
 struct Inner {
-    store: RwLock<Store>,
+    /// The data served. Shared with `seed` until the first change, so that the start-up data
+    /// is held once until something changes and `reset` is a pointer swap.
+    store: RwLock<Arc<Store>>,
     /// The start-up data, for `reset`.
-    seed: Store,
+    seed: Arc<Store>,
     tokens: TokenKey,
     request_ids: Box<dyn RequestIds>,
     clock: EmulatorClock,
@@ -113,10 +115,11 @@ impl AppState {
     /// State over `store` put together as `options` say.
     pub fn with_options(store: Store, options: Options) -> Self {
         let tokens = TokenKey::derive(store.accounts());
+        let seed = Arc::new(store);
         Self {
             inner: Arc::new(Inner {
-                seed: store.clone(),
-                store: RwLock::new(store),
+                store: RwLock::new(seed.clone()),
+                seed,
                 tokens,
                 request_ids: options.request_ids,
                 clock: EmulatorClock::new(options.clock),
@@ -162,7 +165,8 @@ impl AppState {
 
     /// Runs `f` on the store under the read lock.
     pub fn read<R>(&self, f: impl FnOnce(&Store) -> R) -> R {
-        // A panic elsewhere cannot leave the store half-written: writers replace whole values.
+        // A poisoned lock still guards a whole store: writers check everything before they
+        // change anything, and the engine's changes have no failure midway.
         let store = self
             .inner
             .store
@@ -173,26 +177,40 @@ impl AppState {
 
     /// Runs `f` on the store under the write lock. `f` must check before it changes anything,
     /// so that a refused change leaves the store as it was.
+    ///
+    /// The first change after start-up or `reset` copies the start-up data once (it stays
+    /// for the next `reset`); later changes are made in place.
     pub fn write<R>(&self, f: impl FnOnce(&mut Store) -> R) -> R {
         let mut store = self
             .inner
             .store
             .write()
             .unwrap_or_else(PoisonError::into_inner);
-        f(&mut store)
+        f(Arc::make_mut(&mut store))
     }
 
-    /// Puts `store` in place of the current one in one step; the old one is dropped after the
-    /// lock is released.
+    /// Puts `store` in place of the current one in one step.
     pub fn replace_store(&self, store: Store) {
-        let old = self.write(|current| std::mem::replace(current, store));
+        self.swap_store(Arc::new(store));
+    }
+
+    /// Swaps the store; the old one is dropped after the lock is released.
+    fn swap_store(&self, store: Arc<Store>) {
+        let old = {
+            let mut current = self
+                .inner
+                .store
+                .write()
+                .unwrap_or_else(PoisonError::into_inner);
+            std::mem::replace(&mut *current, store)
+        };
         drop(old);
     }
 
     /// Restores everything to how it started: the start-up data, no fault rules, an empty
     /// journal, real time.
     pub fn reset(&self) {
-        self.replace_store(self.inner.seed.clone());
+        self.swap_store(self.inner.seed.clone());
         self.faults(Faults::clear);
         self.journal(Journal::clear);
         self.inner.clock.reset();
