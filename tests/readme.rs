@@ -98,7 +98,12 @@ fn examples(readme: &str) -> Vec<Example> {
             }
         }
         if example.method.is_empty() {
-            example.method = if example.body.is_some() { "POST" } else { "GET" }.to_owned();
+            example.method = if example.body.is_some() {
+                "POST"
+            } else {
+                "GET"
+            }
+            .to_owned();
         }
         if example.save_to.is_none() {
             let output = blocks

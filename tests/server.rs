@@ -277,10 +277,18 @@ fn healthcheck_exits_zero_only_when_the_emulator_is_ready() {
     };
     let emulator = Emulator::start(&["--admin-token", "s3cret"]);
     let ok = healthcheck(&emulator.addr.to_string());
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     // The unspecified address is asked on loopback, as in a container listening on 0.0.0.0.
     let any = healthcheck(&format!("0.0.0.0:{}", emulator.addr.port()));
-    assert!(any.status.success(), "{}", String::from_utf8_lossy(&any.stderr));
+    assert!(
+        any.status.success(),
+        "{}",
+        String::from_utf8_lossy(&any.stderr)
+    );
 
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let free = closed.local_addr().unwrap();

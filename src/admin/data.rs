@@ -80,7 +80,12 @@ fn instance_not_found(id: &str) -> AdminError {
 /// The `?accountId=` of an instance route, if given, checked to exist.
 fn account_param(store: &Store, uri: &Uri) -> AdminResult<Option<String>> {
     let params = query_params(uri.query(), &["accountId"])?;
-    let account = params.into_iter().next().map(|(_, v)| v);
+    // An empty value is no value, as for the API's optional parameters.
+    let account = params
+        .into_iter()
+        .next()
+        .map(|(_, v)| v)
+        .filter(|v| !v.is_empty());
     if let Some(a) = &account {
         if !store.has_account(a) {
             return Err(AdminError::invalid_field(

@@ -76,9 +76,15 @@ pub fn router(state: AppState) -> Router<AppState> {
                 .delete(ops::real_clock),
         )
         .fallback(route_not_found)
-        .layer(middleware::from_fn_with_state(state, require_token));
-    open.merge(guarded)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(state, require_token));
+    open.method_not_allowed_fallback(method_not_allowed)
+        .merge(guarded)
+}
+
+/// `/_emulator/` itself: no route, answered like any unknown control-plane path.
+pub async fn bare_prefix(method: Method, uri: OriginalUri) -> AdminError {
+    route_not_found(method, uri).await
 }
 
 /// A control-plane error: `{"code", "message"}` with its status.
@@ -212,25 +218,24 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8], allow_empty: bool) -> Admin
             "body: empty; a JSON object is expected",
         ));
     }
+    // Syntax first, so that every later error is about a field's value: serde_json reports
+    // some type errors (a number where an enum's name belongs) as syntax errors.
+    serde_json::from_slice::<serde::de::IgnoredAny>(bytes).map_err(|e| json_error(".", e, true))?;
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+    serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let path = error.path().to_string();
-        json_error(&path, error.into_inner())
-    })?;
-    deserializer.end().map_err(|e| json_error(".", e))?;
-    Ok(value)
+        json_error(&path, error.into_inner(), false)
+    })
 }
 
-fn json_error(path: &str, error: serde_json::Error) -> AdminError {
+fn json_error(path: &str, error: serde_json::Error, syntax: bool) -> AdminError {
     let position = format!("(line {}, column {})", error.line(), error.column());
     let text = strip_position(&error.to_string());
-    match error.classify() {
-        serde_json::error::Category::Data => {
-            let field = if path == "." { "body" } else { path };
-            AdminError::invalid_field(field, format!("{text} {position}"))
-        }
-        _ => AdminError::invalid_json(format!("body: not valid JSON: {text} {position}")),
+    if syntax {
+        return AdminError::invalid_json(format!("body: not valid JSON: {text} {position}"));
     }
+    let field = if path == "." { "body" } else { path };
+    AdminError::invalid_field(field, format!("{text} {position}"))
 }
 
 fn strip_position(message: &str) -> String {
