@@ -2017,6 +2017,36 @@ async fn delete_requests_clears_the_journal() {
     assert_eq!(journal(&app, "").await.len(), 1);
 }
 
+/// A refused request still shows the action it named, so `?action=` finds it; an unknown
+/// action is shown as none.
+#[tokio::test]
+async fn a_refused_request_is_journaled_with_the_action_it_named() {
+    let app = demo_app();
+    send(
+        &app,
+        "Action=ListPluginStatus&Version=2013-01-01&Format=JSON&RegionId=cn-hangzhou",
+    )
+    .await;
+    send(
+        &app,
+        "Action=DescribeNothing&Version=2014-05-26&Format=JSON",
+    )
+    .await;
+    let entries = journal(&app, "").await;
+    let seen: Vec<(&str, &str)> = entries
+        .iter()
+        .map(|e| (e["action"].as_str().unwrap(), e["code"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("", "InvalidAction.NotFound"),
+            ("ListPluginStatus", "InvalidVersion")
+        ]
+    );
+    assert_eq!(journal(&app, "action=ListPluginStatus").await.len(), 1);
+}
+
 #[tokio::test]
 async fn control_plane_requests_are_not_journaled() {
     let app = demo_app();

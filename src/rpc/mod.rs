@@ -112,6 +112,11 @@ pub async fn handle(State(state): State<AppState>, request: Request) -> Response
         form.as_ref().ok().and_then(|f| f.as_deref()),
     );
     let recorded_params = journal::redact(decoded.pairs());
+    let named_action = decoded
+        .lossy("Action")
+        .filter(|a| !a.is_empty())
+        .or_else(|| header_str(&parts.headers, "x-acs-action"))
+        .and_then(Action::parse);
     let style = Style::of(&parts.headers, &decoded);
     let requested_format = decoded
         .lossy("Format")
@@ -164,7 +169,12 @@ pub async fn handle(State(state): State<AppState>, request: Request) -> Response
         Ok((action, params, account))
     })();
 
-    let action = outcome.as_ref().ok().map(|(action, _, _)| *action);
+    // For the log and the journal: the action the request named, even when it was refused.
+    let action = outcome
+        .as_ref()
+        .ok()
+        .map(|(action, _, _)| *action)
+        .or(named_action);
     let mut retry_after_ms = None;
     let result = match outcome {
         Ok((action, params, account)) => {

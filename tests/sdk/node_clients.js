@@ -8,9 +8,15 @@
 // (@alicloud/pop-core RPCClient, GET and `method: 'POST'`). Prints one line per check,
 // `PASS client check` or `FAIL client check: reason` (or `SKIP client check: reason`), and exits
 // 1 if any check failed. The expected data is computed from fixture.json next to this file.
+//
+// The fault/* and journal checks drive the emulator's control plane (/_emulator/faults and
+// /_emulator/requests), sending `Authorization: Bearer $ECS_EMULATOR_ADMIN_TOKEN` when that
+// variable is set. They assume nothing else talks to the emulator meanwhile.
 'use strict';
 
+const crypto = require('crypto');
 const fs = require('fs');
+const http = require('http');
 const path = require('path');
 
 const REGION = 'cn-hangzhou';
@@ -98,6 +104,21 @@ const ERROR_CASES = [
     'InvalidPluginName.NotFound'],
 ];
 
+// Fault codes the emulator injects, as the vendor answers them: code -> [HTTP status, message].
+const FAULT_ERRORS = {
+  'InternalError.Dispatch': [500, 'An error occurred when you dispatched the request.'],
+  'Throttling.User': [400, 'Request was denied due to user flow control.'],
+  ServiceUnavailable: [503, 'The request has failed due to a temporary failure of the server.'],
+};
+// x-acs-retry-after (milliseconds) of a Throttling* fault that names none.
+const DEFAULT_RETRY_AFTER_MS = 1000;
+const ADMIN_TOKEN = process.env.ECS_EMULATOR_ADMIN_TOKEN || undefined;
+
+// Retry settings of a client (client.retry): undefined keeps the SDK's defaults (what every other
+// check uses), NO_RETRY disables retries explicitly, RETRY_THROTTLING retries Throttling.User once.
+const NO_RETRY = 'no_retry';
+const RETRY_THROTTLING = 'retry_throttling';
+
 class CheckFailed extends Error {}
 
 function expect(condition, reason) {
@@ -162,13 +183,24 @@ class TeaClient {
     this.endpoint = endpoint;
     this.v1 = v1;
     this.stringToSignPrefix = v1 ? 'POST&%2F&' : 'ACS3-HMAC-SHA256\n';
+    // What the journal shows: V1 sends every parameter, signature included, in the query;
+    // V3 signs in the Authorization header.
+    this.httpMethod = 'POST';
+    this.signsInParams = v1;
+    // openapi-core throws ServerError for a 5xx, ThrottlingError for any code with Throttling.
+    this.serverErrorType = 'ServerError';
+    this.throttlingErrorType = 'ThrottlingError';
     this.ecs = require('@alicloud/ecs20140526');
     this.core = require('@alicloud/openapi-core');
+    // The retry classes of the very copy of @darabonba/typescript that openapi-core uses.
+    this.dara = require(require.resolve('@darabonba/typescript',
+      { paths: [path.dirname(require.resolve('@alicloud/openapi-core'))] }));
+    this.retry = undefined;
     this.clients = new Map();
   }
 
   client(key, secret) {
-    const id = `${key}\n${secret}`;
+    const id = `${key}\n${secret}\n${this.retry}`;
     if (!this.clients.has(id)) {
       const config = new this.core.$OpenApiUtil.Config({
         accessKeyId: key, accessKeySecret: secret, endpoint: this.endpoint, protocol: 'http',
@@ -176,6 +208,18 @@ class TeaClient {
       });
       // openapi-core 1.0.x: 'v2' routes an RPC action through doRPCRequest (HMAC-SHA1).
       if (this.v1) config.signatureAlgorithm = 'v2';
+      // openapi-core 1.0.x retries only what Config.retryOptions asks for (none by default).
+      if (this.retry === NO_RETRY) {
+        config.retryOptions = new this.dara.RetryOptions({ retryable: false });
+      } else if (this.retry === RETRY_THROTTLING) {
+        config.retryOptions = new this.dara.RetryOptions({
+          retryable: true,
+          retryCondition: [{
+            maxAttempts: 2, exception: [], errorCode: ['Throttling.User'],
+            backoff: { policy: 'Fixed', period: 100 }, maxDelay: 5000,
+          }],
+        });
+      }
       this.clients.set(id, new this.ecs.default(config));
     }
     return this.clients.get(id);
@@ -216,6 +260,8 @@ class TeaClient {
       typeOk: err instanceof this.core.ClientError && err.name === 'ClientError',
       type: err.name, code: err.code, status: err.statusCode, requestId: err.requestId,
       message: err.message,
+      // ThrottlingError's retryAfter is x-acs-retry-after, parsed.
+      retryAfter: err instanceof this.core.ThrottlingError ? err.retryAfter : undefined,
     };
   }
 
@@ -263,7 +309,14 @@ class PopCoreClient {
     this.endpoint = `http://${endpoint}`;
     this.method = method;
     this.stringToSignPrefix = `${method}&%2F&`;
+    this.httpMethod = method;
+    this.signsInParams = true;
+    // pop-core throws a plain Error named `${Code}Error` for every code.
+    this.serverErrorType = null;
+    this.throttlingErrorType = null;
     this.RPCClient = require('@alicloud/pop-core').RPCClient;
+    // pop-core has no retry of its own: one request a call, whatever this says.
+    this.retry = undefined;
     this.clients = new Map();
   }
 
@@ -300,6 +353,7 @@ class PopCoreClient {
       type: err.name, code: err.code,
       status: err.entry && err.entry.response ? err.entry.response.statusCode : undefined,
       requestId: err.data.RequestId, message: err.message,
+      headers: err.entry && err.entry.response ? err.entry.response.headers : undefined,
     };
   }
 
@@ -449,7 +503,240 @@ async function checkOtherAccount(client) {
     "second account's private plug-in");
 }
 
-async function runClient(client, results) {
+// ---------------------------------------------------------------------------------------------
+// The control plane: fault injection and the request journal
+
+class Admin {
+  constructor(baseUrl) {
+    this.base = new URL('/_emulator', baseUrl);
+  }
+
+  // Answers { body: parsed JSON or null, text }; fails unless the status is expected.
+  call(method, route, body, expected = [200]) {
+    const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const headers = {};
+    if (data) {
+      headers['content-type'] = 'application/json';
+      headers['content-length'] = data.length;
+    }
+    if (ADMIN_TOKEN) headers.authorization = `Bearer ${ADMIN_TOKEN}`;
+    const url = new URL(this.base.pathname + route, this.base);
+    const what = `control plane ${method} ${url.pathname}${url.search}`;
+    return new Promise((resolve, reject) => {
+      const req = http.request(url, { method, headers, agent: false, timeout: 15000 }, (res) => {
+        const chunks = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('error', (e) => reject(new CheckFailed(`${what}: ${e.message}`)));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          if (!expected.includes(res.statusCode)) {
+            reject(new CheckFailed(`${what} answered ${res.statusCode} (expected `
+              + `${expected.join('/')}): ${text.slice(0, 300)}`));
+            return;
+          }
+          try {
+            resolve({ body: text ? JSON.parse(text) : null, text });
+          } catch (e) {
+            reject(new CheckFailed(`${what}: not JSON: ${text.slice(0, 200)}`));
+          }
+        });
+      });
+      req.on('timeout', () => req.destroy(new Error('timed out')));
+      req.on('error', (e) => reject(new CheckFailed(`${what}: ${e.message}`)));
+      req.end(data);
+    });
+  }
+
+  async addFault(spec) {
+    const { body } = await this.call('POST', '/faults', spec, [201]);
+    expect(body && body.id, `POST /faults answered ${show(body)}`);
+    expectEq(body.fired, 0, 'fired of a new rule');
+    return body;
+  }
+
+  async fired(id) {
+    return (await this.call('GET', `/faults/${encodeURIComponent(id)}`)).body.fired;
+  }
+
+  async clearFaults() {
+    await this.call('DELETE', '/faults', undefined, [200, 204]);
+  }
+
+  // The journal, newest first, and the raw JSON text it came in.
+  async requests(query = {}) {
+    const qs = new URLSearchParams(query).toString();
+    const { body, text } = await this.call('GET', `/requests${qs ? `?${qs}` : ''}`);
+    expect(body && Array.isArray(body.requests), `GET /requests answered ${text.slice(0, 200)}`);
+    return { requests: body.requests, text };
+  }
+
+  async clearRequests() {
+    await this.call('DELETE', '/requests', undefined, [200, 204]);
+  }
+}
+
+// RFC 3986, as RPC V1 signatures encode (space as %20, ~ kept, * ' ( ) ! escaped).
+const percentEncode = (v) => encodeURIComponent(v)
+  .replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+
+// The HMAC-SHA1 signature of an RPC V1 request with these parameters.
+function v1Signature(method, params, secret) {
+  const canonical = Object.keys(params).filter((k) => k !== 'Signature').sort(byString)
+    .map((k) => `${percentEncode(k)}=${percentEncode(params[k])}`).join('&');
+  const stringToSign = `${method}&${percentEncode('/')}&${percentEncode(canonical)}`;
+  return crypto.createHmac('sha1', `${secret}&`).update(stringToSign).digest('base64');
+}
+
+// Runs fn with the client built with that retry setting.
+async function retrying(client, setting, fn) {
+  const saved = client.retry;
+  client.retry = setting;
+  try {
+    return await fn();
+  } finally {
+    client.retry = saved;
+  }
+}
+
+// A fresh fault rule (and an empty journal) for the duration of fn; every rule is cleared
+// afterwards, whatever happened, so a failure does not leak into the next check.
+async function withFault(admin, spec, fn) {
+  await admin.clearFaults();
+  await admin.clearRequests();
+  try {
+    return await fn(await admin.addFault(spec));
+  } finally {
+    await admin.clearFaults();
+  }
+}
+
+function expectFaultError(seen, code, errorType) {
+  const [status, message] = FAULT_ERRORS[code];
+  expectEq(seen.type, errorType || `${code}Error`, `error type (${show(seen)})`);
+  expectEq(seen.code, code, `code (${show(seen)})`);
+  expectEq(seen.status, status, `HTTP status (${show(seen)})`);
+  expect(seen.requestId, `no request id in ${show(seen)}`);
+  expect((seen.message || '').includes(message),
+    `message ${show(seen.message)} does not contain ${show(message)}`);
+}
+
+function expectFirstPage(page, what) {
+  expect(page.RequestId, `${what}: no RequestId`);
+  expectRecords(flatten(page), expectedByName(PLUGIN).slice(0, 5), what);
+}
+
+// The journal holds exactly these ListPluginStatus requests, newest first: one [request id,
+// status, code] each. So the SDK sent each call once: no retry hid the fault.
+async function expectJournal(admin, outcomes, what) {
+  const { requests } = await admin.requests();
+  expectEq(requests.map((r) => [r.requestId, r.action, r.status, r.code]),
+    outcomes.map(([id, status, code]) => [id, 'ListPluginStatus', status, code]),
+    `journal after ${what} (newest first)`);
+}
+
+// A `times: 1` fault fails the first call with the SDK's own error, and only it.
+async function checkFault(client, admin, code, errorType) {
+  const status = FAULT_ERRORS[code][0];
+  const params = { Name: PLUGIN, PageSize: 5 };
+  return withFault(admin, { code, times: 1 }, async (rule) => {
+    const [seen, page] = await retrying(client, NO_RETRY, async () => {
+      const error = await callError(client, params);
+      expectFaultError(error, code, errorType);
+      expectEq(await admin.fired(rule.id), 1, 'fired after the failed call');
+      return [error, await client.page(params)];
+    });
+    expectFirstPage(page, 'the call after the fault');
+    expectEq(await admin.fired(rule.id), 1, 'fired after the next call (times: 1)');
+    await expectJournal(admin, [[page.RequestId, 200, ''], [seen.requestId, status, code]],
+      'the failed call and the next one');
+    return seen;
+  });
+}
+
+const retryAfterHeader = (seen) => (seen.headers ? seen.headers['x-acs-retry-after'] : undefined);
+
+async function checkDispatchFault(client, admin) {
+  await checkFault(client, admin, 'InternalError.Dispatch', client.serverErrorType);
+}
+
+async function checkUnavailableFault(client, admin) {
+  const seen = await checkFault(client, admin, 'ServiceUnavailable', client.serverErrorType);
+  expectEq(retryAfterHeader(seen), undefined, 'x-acs-retry-after on ServiceUnavailable');
+}
+
+async function checkThrottlingFault(client, admin) {
+  const seen = await checkFault(client, admin, 'Throttling.User', client.throttlingErrorType);
+  if (client instanceof TeaClient) {
+    expectEq(seen.retryAfter, DEFAULT_RETRY_AFTER_MS, 'ThrottlingError.retryAfter (x-acs-retry-after)');
+  } else {
+    expectEq(retryAfterHeader(seen), String(DEFAULT_RETRY_AFTER_MS), 'x-acs-retry-after header');
+  }
+}
+
+// With a retry condition on Throttling.User, the SDK retries on its own, waiting what
+// x-acs-retry-after asks (1000 ms), and the call succeeds: the fault fires once, the journal
+// shows both attempts.
+async function checkThrottlingAutoRetry(client, admin) {
+  await withFault(admin, { code: 'Throttling.User', times: 1 }, async (rule) => {
+    const started = Date.now();
+    const page = await retrying(client, RETRY_THROTTLING,
+      () => client.page({ Name: PLUGIN, PageSize: 5 }));
+    const elapsed = Date.now() - started;
+    expectFirstPage(page, 'the retried call');
+    expectEq(await admin.fired(rule.id), 1, 'fired');
+    const { requests } = await admin.requests();
+    expectEq(requests.map((r) => [r.status, r.code]), [[200, ''], [400, 'Throttling.User']],
+      'journal: the attempts, newest first');
+    expectEq(requests[0].requestId, page.RequestId, 'request id of the retry');
+    expect(elapsed >= DEFAULT_RETRY_AFTER_MS - 50,
+      `the SDK retried after ${elapsed} ms; x-acs-retry-after asked for ${DEFAULT_RETRY_AFTER_MS} ms`);
+  });
+}
+
+// The newest journal entry is the call just made, with the parameters the SDK sent, the
+// signature redacted and the secret nowhere.
+async function checkJournal(client, admin) {
+  await admin.clearRequests();
+  const ids = ['i-sdk0001', 'i-sdk0002'];
+  const page = await client.page({ Name: PLUGIN, InstanceIds: ids, PageSize: 5 });
+  const { requests, text } = await admin.requests({ limit: 1 });
+  expectEq(requests.length, 1, 'entries with limit=1');
+  const entry = requests[0];
+  expectEq(entry.requestId, page.RequestId, 'requestId');
+  expectEq(entry.action, 'ListPluginStatus', 'action');
+  expectEq(entry.method, client.httpMethod, 'method');
+  expectEq([entry.status, entry.code], [200, ''], 'status and code');
+  expect(entry.time, 'no time');
+  const params = entry.params || {};
+  const pick = (want) => Object.fromEntries(Object.keys(want).map((k) => [k, params[k]]));
+  const sent = {
+    RegionId: REGION, Name: PLUGIN, 'InstanceId.1': ids[0], 'InstanceId.2': ids[1], PageSize: '5',
+  };
+  expectEq(pick(sent), sent, `params the SDK sent (${show(params)})`);
+  if (client.signsInParams) {
+    const common = {
+      Action: 'ListPluginStatus', Version: '2014-05-26', AccessKeyId: KEY,
+      SignatureMethod: 'HMAC-SHA1', SignatureVersion: '1.0', Signature: '***',
+    };
+    expectEq(pick(common), common, `V1 common params (${show(params)})`);
+    expect(params.SignatureNonce && params.Timestamp, `no SignatureNonce or Timestamp in ${show(params)}`);
+    // The signature the SDK computed (the server verified it, so it is this one if the
+    // journal kept every other parameter as received) appears nowhere.
+    const signature = v1Signature(entry.method, params, SECRET);
+    for (const form of [signature, percentEncode(signature), JSON.stringify(signature).slice(1, -1)]) {
+      expect(!text.includes(form), `the request's signature ${show(form)} is in the journal`);
+    }
+  } else {
+    expect(!('Signature' in params), `a V3 request has no Signature parameter: ${show(params)}`);
+  }
+  const all = await admin.requests();
+  for (const where of [text, all.text]) {
+    expect(!where.includes(SECRET),
+      `the AccessKeySecret ${show(SECRET)} is in the journal: ${where.slice(0, 300)}`);
+  }
+}
+
+async function runClient(client, admin, results) {
   const checks = [
     ['page_models', () => client.checkModels()],
     ['instance_ids', () => checkInstanceIds(client)],
@@ -471,7 +758,14 @@ async function runClient(client, results) {
       await callError(client, { Name: PLUGIN }, DISABLED_KEY, DISABLED_SECRET),
       'InvalidAccessKeyId.Inactive', 400, 'Specified access key is disabled.')],
     ['other_account', () => checkOtherAccount(client)],
+    ['error/InternalError.Dispatch', () => checkDispatchFault(client, admin)],
+    ['fault/Throttling.User', () => checkThrottlingFault(client, admin)],
+    ['fault/ServiceUnavailable', () => checkUnavailableFault(client, admin)],
+    ['journal', () => checkJournal(client, admin)],
   );
+  if (client instanceof TeaClient) {
+    checks.push(['fault/Throttling.User_auto_retry', () => checkThrottlingAutoRetry(client, admin)]);
+  }
   for (const [name, check] of checks) {
     try {
       await check();
@@ -488,7 +782,6 @@ async function runClient(client, results) {
       }
     }
   }
-  console.log(`SKIP ${client.name} error/InternalError.Dispatch: cannot be triggered yet (no fault injection)`);
 }
 
 async function main(argv) {
@@ -498,13 +791,21 @@ async function main(argv) {
   }
   const endpoint = argv[2].slice('http://'.length).replace(/\/+$/, '');
   const wanted = new Set(argv.slice(3));
+  const admin = new Admin(argv[2]);
+  const results = [];
+  try {
+    // Rules left by an earlier run against the same emulator would fail unrelated checks.
+    await admin.clearFaults();
+  } catch (err) {
+    results.push(false);
+    console.log(`FAIL node_control_plane setup: ${err.message}`);
+  }
   const factories = {
     node_tea_v3: () => new TeaClient('node_tea_v3', endpoint, false),
     node_tea_v1: () => new TeaClient('node_tea_v1', endpoint, true),
     node_popcore_get: () => new PopCoreClient('node_popcore_get', endpoint, 'GET'),
     node_popcore_post: () => new PopCoreClient('node_popcore_post', endpoint, 'POST'),
   };
-  const results = [];
   for (const [name, factory] of Object.entries(factories)) {
     if (wanted.size && !wanted.has(name)) continue;
     let client;
@@ -515,7 +816,7 @@ async function main(argv) {
       console.log(`FAIL ${name} setup: ${err.name}: ${err.message}`);
       continue;
     }
-    await runClient(client, results);
+    await runClient(client, admin, results);
   }
   return results.every(Boolean) ? 0 : 1;
 }
