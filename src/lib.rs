@@ -44,7 +44,7 @@ use state::RequestIds as _;
 pub fn app(state: AppState) -> Router {
     Router::new()
         .nest(admin::PREFIX, admin::router(state.clone()))
-        .route("/_emulator/", axum::routing::any(admin::bare_prefix))
+        .route("/_emulator/", admin::bare_prefix(state.clone()))
         .fallback(rpc::handle)
         .layer(CatchPanicLayer::custom(panic_response))
         .with_state(state)

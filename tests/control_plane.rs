@@ -403,7 +403,12 @@ async fn with_a_token_every_other_route_is_401_without_it() {
 #[tokio::test]
 async fn with_a_token_unknown_routes_and_wrong_methods_are_401_too() {
     let app = token_app();
-    for (method, path) in [("PATCH", "/state"), ("POST", "/clock"), ("GET", "/nope")] {
+    for (method, path) in [
+        ("PATCH", "/state"),
+        ("POST", "/clock"),
+        ("GET", "/nope"),
+        ("GET", "/"),
+    ] {
         let reply = call(&app, method, path, None).await;
         assert_admin_error(&reply, 401, "Unauthorized", "Authorization");
         let reply = send_request(&app, with_token(admin(method, path, None), TOKEN)).await;

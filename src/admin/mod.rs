@@ -82,9 +82,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(guarded)
 }
 
-/// `/_emulator/` itself: no route, answered like any unknown control-plane path.
-pub async fn bare_prefix(method: Method, uri: OriginalUri) -> AdminError {
-    route_not_found(method, uri).await
+/// `/_emulator/` itself: no route, answered like any unknown control-plane path (behind the
+/// token like them).
+pub fn bare_prefix(state: AppState) -> axum::routing::MethodRouter<AppState> {
+    axum::routing::any(route_not_found).layer(middleware::from_fn_with_state(state, require_token))
 }
 
 /// A control-plane error: `{"code", "message"}` with its status.
@@ -221,6 +222,13 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8], allow_empty: bool) -> Admin
     // Syntax first, so that every later error is about a field's value: serde_json reports
     // some type errors (a number where an enum's name belongs) as syntax errors.
     serde_json::from_slice::<serde::de::IgnoredAny>(bytes).map_err(|e| json_error(".", e, true))?;
+    // serde would read a struct from an array too, by position; every body here is an object.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(AdminError::invalid_field(
+            "body",
+            "a JSON object is expected",
+        ));
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let path = error.path().to_string();
