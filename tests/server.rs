@@ -297,3 +297,26 @@ fn healthcheck_exits_zero_only_when_the_emulator_is_ready() {
     assert_eq!(down.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&down.stderr).contains("healthcheck"));
 }
+
+/// `--admin-token` and `--requests-limit` on the real binary: the control plane wants the
+/// token, and the journal keeps only the newest requests.
+#[test]
+fn admin_token_and_requests_limit_flags() {
+    let emulator = Emulator::start(&["--admin-token", "t0ken", "--requests-limit", "2"]);
+    let admin = |authorization: &str| {
+        emulator.raw(
+            format!(
+                "GET /_emulator/requests HTTP/1.1\r\nHost: emulator.test\r\n{authorization}Connection: close\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+    };
+    assert_eq!(admin("").status, 401);
+    assert_eq!(admin("Authorization: Bearer wrong\r\n").status, 401);
+    for _ in 0..3 {
+        emulator.assert_serving();
+    }
+    let reply = admin("Authorization: Bearer t0ken\r\n");
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.json()["requests"].as_array().unwrap().len(), 2);
+}
