@@ -1105,6 +1105,38 @@ async fn an_unknown_query_parameter_is_400_naming_it() {
     assert_eq!(state_of(&app).await, before);
 }
 
+/// Ids and names in the path follow the data file's rules: no control characters (an XML
+/// answer could not carry them), bounded length.
+#[tokio::test]
+async fn a_path_id_or_name_with_a_control_character_is_400() {
+    let app = demo_app();
+    let reply = call(
+        &app,
+        "PUT",
+        "/instances/i-%01bad",
+        Some(new_instance("cn-hangzhou")),
+    )
+    .await;
+    assert_admin_error(&reply, 400, "InvalidField", "instanceId");
+    let long = "i".repeat(129);
+    let reply = call(
+        &app,
+        "PUT",
+        &format!("/instances/{long}"),
+        Some(new_instance("cn-hangzhou")),
+    )
+    .await;
+    assert_admin_error(&reply, 400, "InvalidField", "instanceId");
+    let reply = call(
+        &app,
+        "POST",
+        "/instances/i-bp1iudwa5b1tqa0001/plugins/bad%0Aname/install",
+        None,
+    )
+    .await;
+    assert_admin_error(&reply, 400, "InvalidField", "name");
+}
+
 #[tokio::test]
 async fn an_instance_body_with_an_unknown_or_bad_field_is_400() {
     let app = demo_app();

@@ -136,12 +136,7 @@ pub async fn put_instance(
 ) -> AdminResult<Response> {
     let bytes = read_body(body, super::MAX_BODY_BYTES).await?;
     let body: InstanceBody = parse_json(&bytes, false)?;
-    if id.is_empty() || id.chars().count() > 128 {
-        return Err(AdminError::invalid_field(
-            "instanceId",
-            "must be 1 to 128 characters",
-        ));
-    }
+    check_text("instanceId", &id, 128)?;
     state.write(|store| {
         let given = account_param(store, &uri)?;
         let from_body = body.account_id.as_ref().map(|a| a.as_str().to_owned());
@@ -201,15 +196,21 @@ pub async fn delete_instance(
     })
 }
 
-fn check_name(name: &str) -> AdminResult<()> {
-    let len = name.chars().count();
-    if len == 0 || len > crate::engine::MAX_NAME_CHARS || name.chars().any(char::is_control) {
+/// An id or name from the path: what the data file allows (no control characters, which XML
+/// answers could not carry).
+fn check_text(field: &str, value: &str, max: usize) -> AdminResult<()> {
+    let len = value.chars().count();
+    if len == 0 || len > max || value.chars().any(char::is_control) {
         return Err(AdminError::invalid_field(
-            "name",
-            "must be 1 to 255 characters with no control characters",
+            field,
+            format!("must be 1 to {max} characters with no control characters"),
         ));
     }
     Ok(())
+}
+
+fn check_name(name: &str) -> AdminResult<()> {
+    check_text("name", name, crate::engine::MAX_NAME_CHARS)
 }
 
 fn plugin_json(store: &Store, account: &str, id: &str, name: &str) -> Option<FixturePlugin> {
