@@ -79,7 +79,11 @@ impl EmulatorClock {
 
     /// The emulator's current time.
     pub fn now(&self) -> DateTime<Utc> {
-        match self.setting() {
+        self.time_under(self.setting())
+    }
+
+    fn time_under(&self, setting: Setting) -> DateTime<Utc> {
+        match setting {
             Setting::Real => self.source.now(),
             Setting::Frozen(at) => at,
             Setting::Shifted { from, set_at } => from + (self.source.now() - set_at),
@@ -90,12 +94,7 @@ impl EmulatorClock {
     /// on from it.
     pub fn set(&self, now: Option<DateTime<Utc>>, frozen: bool) {
         let mut setting = self.setting.lock().unwrap_or_else(PoisonError::into_inner);
-        let current = match *setting {
-            Setting::Real => self.source.now(),
-            Setting::Frozen(at) => at,
-            Setting::Shifted { from, set_at } => from + (self.source.now() - set_at),
-        };
-        let from = now.unwrap_or(current);
+        let from = now.unwrap_or_else(|| self.time_under(*setting));
         *setting = if frozen {
             Setting::Frozen(from)
         } else {

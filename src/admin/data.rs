@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 
-use super::{parse_json, query_params, read_body, AdminError, AdminPath, AdminResult};
+use super::{parse_json, query_params, read_body, read_json, AdminError, AdminPath, AdminResult};
 use crate::engine::lifecycle::{self, Event};
 use crate::engine::{DataError, PluginType, Store};
 use crate::fixture::{
@@ -122,6 +122,15 @@ fn ambiguous(id: &str, accounts: &[&str]) -> AdminError {
     )
 }
 
+/// 201 for a creation, 200 for a replacement.
+fn created_or_ok(created: bool) -> StatusCode {
+    if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    }
+}
+
 fn instance_json(store: &Store, account: &str, id: &str) -> FixtureInstance {
     let (region, instance) = store.instance(account, id).expect("the instance exists");
     FixtureInstance::from_instance(account, region, id, instance)
@@ -134,8 +143,7 @@ pub async fn put_instance(
     uri: Uri,
     body: Body,
 ) -> AdminResult<Response> {
-    let bytes = read_body(body, super::MAX_BODY_BYTES).await?;
-    let body: InstanceBody = parse_json(&bytes, false)?;
+    let body: InstanceBody = read_json(body, false).await?;
     check_text("instanceId", &id, 128)?;
     state.write(|store| {
         let given = account_param(store, &uri)?;
@@ -162,12 +170,11 @@ pub async fn put_instance(
         let created = store
             .put_instance(&account, body.region_id.as_str(), &id, plugins)
             .map_err(refused)?;
-        let status = if created {
-            StatusCode::CREATED
-        } else {
-            StatusCode::OK
-        };
-        Ok((status, Json(instance_json(store, &account, &id))).into_response())
+        Ok((
+            created_or_ok(created),
+            Json(instance_json(store, &account, &id)),
+        )
+            .into_response())
     })
 }
 
@@ -233,21 +240,15 @@ pub async fn put_plugin(
     uri: Uri,
     body: Body,
 ) -> AdminResult<Response> {
-    let bytes = read_body(body, super::MAX_BODY_BYTES).await?;
-    let body: PluginBody = parse_json(&bytes, false)?;
+    let body: PluginBody = read_json(body, false).await?;
     check_name(&name)?;
     state.write(|store| {
         let account = owner(store, &id, account_param(store, &uri)?)?;
         let created = store
             .put_plugin(&account, &id, &name, body.into_record())
             .map_err(refused)?;
-        let status = if created {
-            StatusCode::CREATED
-        } else {
-            StatusCode::OK
-        };
         let json = plugin_json(store, &account, &id, &name).expect("just stored");
-        Ok((status, Json(json)).into_response())
+        Ok((created_or_ok(created), Json(json)).into_response())
     })
 }
 
@@ -311,8 +312,7 @@ pub async fn plugin_event(
             ),
         ));
     };
-    let bytes = read_body(body, super::MAX_BODY_BYTES).await?;
-    let body: EventBody = parse_json(&bytes, true)?;
+    let body: EventBody = read_json(body, true).await?;
     check_name(&name)?;
     let now = state.now();
     state.write(|store| {

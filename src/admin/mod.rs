@@ -209,6 +209,11 @@ pub async fn read_body(body: Body, limit: usize) -> AdminResult<Bytes> {
     })
 }
 
+/// Reads and parses a JSON object body of at most [`MAX_BODY_BYTES`].
+pub async fn read_json<T: DeserializeOwned>(body: Body, allow_empty: bool) -> AdminResult<T> {
+    parse_json(&read_body(body, MAX_BODY_BYTES).await?, allow_empty)
+}
+
 /// Parses a JSON body; the error names the field by its path (`instances[2].plugins[0].status`).
 /// An empty body is refused unless `T` is read from `{}` (`allow_empty`).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8], allow_empty: bool) -> AdminResult<T> {

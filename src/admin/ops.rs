@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{parse_json, query_params, read_body, AdminError, AdminPath, AdminResult};
+use super::{query_params, read_json, AdminError, AdminPath, AdminResult};
 use crate::faults::{FaultSpec, RuleView};
 use crate::journal::{Filter, RecordedRequest};
 use crate::state::AppState;
@@ -82,8 +82,7 @@ pub async fn list_faults(State(state): State<AppState>) -> Json<impl Serialize> 
 
 /// `POST /_emulator/faults`: adds a rule (201, with its id).
 pub async fn add_fault(State(state): State<AppState>, body: Body) -> AdminResult<Response> {
-    let bytes = read_body(body, super::MAX_BODY_BYTES).await?;
-    let spec: FaultSpec = parse_json(&bytes, false)?;
+    let spec: FaultSpec = read_json(body, false).await?;
     let rule = state
         .faults(|faults| faults.add(spec))
         .map_err(|e| AdminError::invalid_field(e.field, e.message))?;
@@ -142,8 +141,7 @@ pub async fn get_clock(State(state): State<AppState>) -> Response {
 
 /// `PUT /_emulator/clock`: `{"now"?, "frozen"?}`.
 pub async fn set_clock(State(state): State<AppState>, body: Body) -> AdminResult<Response> {
-    let bytes = read_body(body, super::MAX_BODY_BYTES).await?;
-    let body: ClockBody = parse_json(&bytes, false)?;
+    let body: ClockBody = read_json(body, false).await?;
     state.clock().set(body.now, body.frozen);
     Ok(Json(state.clock().view()).into_response())
 }

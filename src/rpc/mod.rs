@@ -112,11 +112,9 @@ pub async fn handle(State(state): State<AppState>, request: Request) -> Response
         form.as_ref().ok().and_then(|f| f.as_deref()),
     );
     let recorded_params = journal::redact(decoded.pairs());
-    let named_action = decoded
-        .lossy("Action")
-        .filter(|a| !a.is_empty())
-        .or_else(|| header_str(&parts.headers, "x-acs-action"))
-        .and_then(Action::parse);
+    // For the log and the journal: the action the request named, even when it is refused. When
+    // the request is accepted this is the action resolved below.
+    let action = action_name(decoded.lossy("Action"), &parts.headers).and_then(Action::parse);
     let style = Style::of(&parts.headers, &decoded);
     let requested_format = decoded
         .lossy("Format")
@@ -169,12 +167,6 @@ pub async fn handle(State(state): State<AppState>, request: Request) -> Response
         Ok((action, params, account))
     })();
 
-    // For the log and the journal: the action the request named, even when it was refused.
-    let action = outcome
-        .as_ref()
-        .ok()
-        .map(|(action, _, _)| *action)
-        .or(named_action);
     let mut retry_after_ms = None;
     let result = match outcome {
         Ok((action, params, account)) => {
@@ -307,11 +299,16 @@ fn v3_credential(headers: &HeaderMap) -> Option<&str> {
         .find_map(|field| field.trim().strip_prefix("Credential="))
 }
 
-fn resolve_action(params: &Params, headers: &HeaderMap) -> Result<Action, ApiError> {
-    let name = params
-        .get("Action")
+/// The action a request names: the `Action` parameter, else the `x-acs-action` header.
+fn action_name<'a>(parameter: Option<&'a str>, headers: &'a HeaderMap) -> Option<&'a str> {
+    parameter
+        .filter(|a| !a.is_empty())
         .or_else(|| header_str(headers, "x-acs-action").filter(|a| !a.is_empty()))
-        .ok_or(ApiError::MissingParameter("Action"))?;
+}
+
+fn resolve_action(params: &Params, headers: &HeaderMap) -> Result<Action, ApiError> {
+    let name =
+        action_name(params.get("Action"), headers).ok_or(ApiError::MissingParameter("Action"))?;
     Action::parse(name).ok_or(ApiError::ActionNotFound)
 }
 
