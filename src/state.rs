@@ -1,14 +1,27 @@
 //! Shared state: a cheap `Clone` handle over the store, the start-up data, the clock, the
 //! request journal and the fault rules.
 //!
-//! The store sits behind a `std::sync::RwLock`, the rest behind `std::sync::Mutex`es. Each lock
-//! is only ever taken inside a synchronous closure ([`AppState::read`], [`AppState::write`],
-//! [`AppState::journal`], [`AppState::faults`]), so no lock can be held across an `.await`, and
-//! a page is built under one read lock, so it never mixes two states.
+//! # Readers never wait
+//!
+//! The store is published through an [`ArcSwap`]: a reader takes a snapshot (an `Arc` of the
+//! store as it stands, without any lock) and builds its whole answer from it, so a page never
+//! mixes two states and no reader ever waits for a writer, a copy, an export or a reset.
+//! Writers take turns (an async mutex only they use), change a clone of the current store and
+//! publish it in one step; the clone is cheap because the store's maps share their chunks with
+//! it ([`crate::engine`]), and a refused or panicking change publishes nothing.
+//!
+//! A store that is replaced is dropped on a blocking thread once no reader holds it any more,
+//! so freeing millions of records never stalls an async worker either.
+//!
+//! The journal, the fault rules and the nonces sit behind `std::sync::Mutex`es taken only
+//! inside synchronous closures ([`AppState::journal`], [`AppState::faults`]), so no lock is
+//! held across an `.await`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use chrono::{DateTime, Utc};
 
 pub use crate::clock::{Clock, EmulatorClock, FixedClock, SystemClock};
@@ -79,9 +92,11 @@ pub struct AppState {
 }
 
 struct Inner {
-    /// The data served. Shared with `seed` until the first change, so that the start-up data
-    /// is held once until something changes and `reset` is a pointer swap.
-    store: RwLock<Arc<Store>>,
+    /// The data served, as readers snapshot it. Shares its unchanged parts with `seed`, so the
+    /// start-up data is held once and `reset` is a pointer swap.
+    store: ArcSwap<Store>,
+    /// Writers take turns through it; readers never touch it.
+    writer: tokio::sync::Mutex<()>,
     /// The start-up data, for `reset`.
     seed: Arc<Store>,
     tokens: TokenKey,
@@ -118,7 +133,8 @@ impl AppState {
         let seed = Arc::new(store);
         Self {
             inner: Arc::new(Inner {
-                store: RwLock::new(seed.clone()),
+                store: ArcSwap::new(seed.clone()),
+                writer: tokio::sync::Mutex::new(()),
                 seed,
                 tokens,
                 request_ids: options.request_ids,
@@ -163,54 +179,49 @@ impl AppState {
         nonces.check_and_record(key, nonce, now)
     }
 
-    /// Runs `f` on the store under the read lock.
+    /// Runs `f` on a snapshot of the store: the store as it stands, which no change can alter
+    /// while `f` runs. Takes no lock.
     pub fn read<R>(&self, f: impl FnOnce(&Store) -> R) -> R {
-        // A poisoned lock still guards a whole store: writers check everything before they
-        // change anything, and the engine's changes have no failure midway.
-        let store = self
-            .inner
-            .store
-            .read()
-            .unwrap_or_else(PoisonError::into_inner);
-        f(&store)
+        f(&self.inner.store.load())
     }
 
-    /// Runs `f` on the store under the write lock. `f` must check before it changes anything,
-    /// so that a refused change leaves the store as it was.
-    ///
-    /// The first change after start-up or `reset` copies the start-up data once (it stays
-    /// for the next `reset`); later changes are made in place.
-    pub fn write<R>(&self, f: impl FnOnce(&mut Store) -> R) -> R {
-        let mut store = self
-            .inner
-            .store
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
-        f(Arc::make_mut(&mut store))
+    /// A snapshot of the store to keep, e.g. for work on a blocking thread.
+    pub fn snapshot(&self) -> Arc<Store> {
+        self.inner.store.load_full()
+    }
+
+    /// Runs `f` on a copy of the store and, when it answers `Ok`, publishes the copy in one
+    /// step. A refused (`Err`) or panicking change publishes nothing, so it changes nothing.
+    /// Writers take turns; readers go on reading the current store meanwhile.
+    pub async fn write<T, E>(&self, f: impl FnOnce(&mut Store) -> Result<T, E>) -> Result<T, E> {
+        let _turn = self.inner.writer.lock().await;
+        let mut next = Store::clone(&self.inner.store.load());
+        let answer = f(&mut next)?;
+        self.publish(Arc::new(next));
+        Ok(answer)
     }
 
     /// Puts `store` in place of the current one in one step.
-    pub fn replace_store(&self, store: Store) {
-        self.swap_store(Arc::new(store));
+    pub async fn replace_store(&self, store: Store) {
+        let _turn = self.inner.writer.lock().await;
+        self.publish(Arc::new(store));
     }
 
-    /// Swaps the store; the old one is dropped after the lock is released.
-    fn swap_store(&self, store: Arc<Store>) {
-        let old = {
-            let mut current = self
-                .inner
-                .store
-                .write()
-                .unwrap_or_else(PoisonError::into_inner);
-            std::mem::replace(&mut *current, store)
-        };
-        drop(old);
+    /// Publishes `store`; the one it replaces is retired (the start-up data stays for `reset`).
+    fn publish(&self, store: Arc<Store>) {
+        let old = self.inner.store.swap(store);
+        if !Arc::ptr_eq(&old, &self.inner.seed) {
+            retire(old);
+        }
     }
 
     /// Restores everything to how it started: the start-up data, no fault rules, an empty
     /// journal, real time.
-    pub fn reset(&self) {
-        self.swap_store(self.inner.seed.clone());
+    pub async fn reset(&self) {
+        {
+            let _turn = self.inner.writer.lock().await;
+            self.publish(self.inner.seed.clone());
+        }
         self.faults(Faults::clear);
         self.journal(Journal::clear);
         self.inner.clock.reset();
@@ -245,4 +256,25 @@ impl AppState {
     pub fn next_request_id(&self) -> String {
         self.inner.request_ids.next_id()
     }
+}
+
+/// Drops a store that is no longer served once no reader holds it, on a blocking thread: the
+/// last reader of a replaced store must not pay for freeing it on an async worker.
+fn retire(store: Arc<Store>) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return drop(store);
+    };
+    runtime.spawn_blocking(move || {
+        let mut store = store;
+        let mut pause = Duration::from_micros(100);
+        // Snapshots are held for one answer (or one export), so this ends soon.
+        loop {
+            match Arc::try_unwrap(store) {
+                Ok(unshared) => return drop(unshared),
+                Err(shared) => store = shared,
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(20));
+        }
+    });
 }

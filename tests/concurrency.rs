@@ -835,12 +835,18 @@ async fn refused_and_panicking_writes_leave_the_data_intact() {
                 }
             }));
         }
-        // A writer that panics while it holds the write lock (poisoning it) without changing
-        // anything: readers and later writers must carry on.
+        // A writer that panics halfway through a change, holding its turn: nothing of the
+        // change is seen, and readers and later writers carry on.
         for _ in 0..3 {
             let state = state.clone();
-            let outcome = tokio::task::spawn_blocking(move || {
-                state.write::<()>(|_| panic!("injected panic under the write lock (expected)"))
+            let outcome = tokio::spawn(async move {
+                state
+                    .write::<(), ()>(|store| {
+                        let account = store.default_account().to_owned();
+                        store.remove_instance(&account, &hot_id(1));
+                        panic!("injected panic halfway through a change (expected)")
+                    })
+                    .await
             })
             .await;
             assert!(outcome.unwrap_err().is_panic());
@@ -862,6 +868,67 @@ async fn refused_and_panicking_writes_leave_the_data_intact() {
         let reply = admin(&app, "DELETE", "/instances/i-new", None).await;
         expect_status(&reply, &[204], "DELETE /instances/i-new");
         assert_eq!(admin(&app, "GET", "/state", None).await.json(), exported);
+    })
+    .await;
+}
+
+/// Readers take snapshots: while a writer is halfway through a change (holding its turn for as
+/// long as it likes), API reads and exports go on and see the state before the change; the
+/// change shows once it is published. (With a lock around the store, every read here waited
+/// for the writer, and the writer for the test: a deadlock.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readers_never_wait_for_a_writer() {
+    within_deadline(async {
+        let store = fixture::load_str("snapshots", &generation(3).to_string()).unwrap();
+        let state = AppState::new(store);
+        let app = app(state.clone());
+        let query = format!("{BASE}&RegionId={REGION}&InstanceId.1={}", hot_id(1));
+        let before = send(&app, &query).await;
+        assert_eq!(before.status, 200, "{}", before.body);
+        let exported = admin(&app, "GET", "/state", None).await.json();
+
+        let (entered, writer_entered) = std::sync::mpsc::channel();
+        let (release, writer_released) = std::sync::mpsc::channel::<()>();
+        let writer = {
+            let state = state.clone();
+            tokio::task::spawn_blocking(move || {
+                tokio::runtime::Handle::current().block_on(state.write(|store| {
+                    let account = store.default_account().to_owned();
+                    assert!(store.remove_instance(&account, &hot_id(1)));
+                    entered.send(()).unwrap();
+                    writer_released.recv().unwrap();
+                    Ok::<_, ()>(())
+                }))
+            })
+        };
+        tokio::task::spawn_blocking(move || writer_entered.recv())
+            .await
+            .unwrap()
+            .expect("the writer started its change");
+
+        for _ in 0..10 {
+            let reply = tokio::time::timeout(Duration::from_secs(10), send(&app, &query))
+                .await
+                .expect("an API read waited for the writer");
+            assert_eq!(
+                without_request_id(&reply.body),
+                without_request_id(&before.body)
+            );
+            let export =
+                tokio::time::timeout(Duration::from_secs(10), admin(&app, "GET", "/state", None))
+                    .await
+                    .expect("an export waited for the writer");
+            assert_eq!(export.json(), exported);
+        }
+
+        release.send(()).unwrap();
+        writer.await.unwrap().unwrap();
+        let after = send(&app, &query).await;
+        assert_eq!(
+            after.status, 404,
+            "the published change shows: {}",
+            after.body
+        );
     })
     .await;
 }

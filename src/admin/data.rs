@@ -5,7 +5,7 @@
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{StatusCode, Uri};
+use axum::http::{header, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
@@ -18,10 +18,20 @@ use crate::fixture::{
 };
 use crate::state::AppState;
 
-/// `GET /_emulator/state`: the whole state as a fixture.
-pub async fn export_state(State(state): State<AppState>) -> Response {
-    let fixture = state.read(Fixture::from_store);
-    Json(fixture).into_response()
+/// `GET /_emulator/state`: the whole state as a fixture. Built and encoded from a snapshot on a
+/// blocking thread: an export of millions of records holds up neither readers nor writers.
+pub async fn export_state(State(state): State<AppState>) -> AdminResult<Response> {
+    let snapshot = state.snapshot();
+    let encoded =
+        tokio::task::spawn_blocking(move || serde_json::to_vec(&Fixture::from_store(&snapshot)))
+            .await;
+    match encoded {
+        Ok(Ok(bytes)) => Ok(([(header::CONTENT_TYPE, "application/json")], bytes).into_response()),
+        Ok(Err(e)) => Err(AdminError::internal(format!(
+            "the state could not be encoded: {e}"
+        ))),
+        Err(e) => Err(AdminError::internal(format!("the export failed: {e}"))),
+    }
 }
 
 /// `PUT /_emulator/state`: replaces the whole state with a fixture, or changes nothing.
@@ -42,13 +52,13 @@ pub async fn replace_state(State(state): State<AppState>, body: Body) -> AdminRe
     .await
     .map_err(|_| AdminError::invalid_json("body: could not be read"))??;
     let summary = fixture::summarize(&built);
-    state.replace_store(built);
+    state.replace_store(built).await;
     Ok(Json(summary).into_response())
 }
 
 /// `POST /_emulator/reset`: the start-up data, no faults, an empty journal, real time.
 pub async fn reset(State(state): State<AppState>) -> Response {
-    state.reset();
+    state.reset().await;
     Json(state.read(fixture::summarize)).into_response()
 }
 
@@ -145,37 +155,39 @@ pub async fn put_instance(
 ) -> AdminResult<Response> {
     let body: InstanceBody = read_json(body, false).await?;
     check_text("instanceId", &id, 128)?;
-    state.write(|store| {
-        let given = account_param(store, &uri)?;
-        let from_body = body.account_id.as_ref().map(|a| a.as_str().to_owned());
-        let account = match (given, from_body) {
-            (Some(q), Some(b)) if q != b => {
-                return Err(AdminError::invalid_field(
-                    "accountId",
-                    format!("the query says {q} and the body says {b}"),
-                ))
-            }
-            (Some(a), _) | (None, Some(a)) => a,
-            (None, None) => match store.owners_of(&id)[..] {
-                [] => store.default_account().to_owned(),
-                [one] => one.to_owned(),
-                ref many => return Err(ambiguous(&id, many)),
-            },
-        };
-        let plugins = body
-            .plugins
-            .into_iter()
-            .map(FixturePlugin::into_named_record)
-            .collect();
-        let created = store
-            .put_instance(&account, body.region_id.as_str(), &id, plugins)
-            .map_err(refused)?;
-        Ok((
-            created_or_ok(created),
-            Json(instance_json(store, &account, &id)),
-        )
-            .into_response())
-    })
+    state
+        .write(|store| {
+            let given = account_param(store, &uri)?;
+            let from_body = body.account_id.as_ref().map(|a| a.as_str().to_owned());
+            let account = match (given, from_body) {
+                (Some(q), Some(b)) if q != b => {
+                    return Err(AdminError::invalid_field(
+                        "accountId",
+                        format!("the query says {q} and the body says {b}"),
+                    ))
+                }
+                (Some(a), _) | (None, Some(a)) => a,
+                (None, None) => match store.owners_of(&id)[..] {
+                    [] => store.default_account().to_owned(),
+                    [one] => one.to_owned(),
+                    ref many => return Err(ambiguous(&id, many)),
+                },
+            };
+            let plugins = body
+                .plugins
+                .into_iter()
+                .map(FixturePlugin::into_named_record)
+                .collect();
+            let created = store
+                .put_instance(&account, body.region_id.as_str(), &id, plugins)
+                .map_err(refused)?;
+            Ok((
+                created_or_ok(created),
+                Json(instance_json(store, &account, &id)),
+            )
+                .into_response())
+        })
+        .await
 }
 
 /// `GET /_emulator/instances/{instanceId}`.
@@ -196,11 +208,13 @@ pub async fn delete_instance(
     AdminPath(id): AdminPath<String>,
     uri: Uri,
 ) -> AdminResult<StatusCode> {
-    state.write(|store| {
-        let account = owner(store, &id, account_param(store, &uri)?)?;
-        store.remove_instance(&account, &id);
-        Ok(StatusCode::NO_CONTENT)
-    })
+    state
+        .write(|store| {
+            let account = owner(store, &id, account_param(store, &uri)?)?;
+            store.remove_instance(&account, &id);
+            Ok(StatusCode::NO_CONTENT)
+        })
+        .await
 }
 
 /// An id or name from the path: what the data file allows (no control characters, which XML
@@ -242,14 +256,16 @@ pub async fn put_plugin(
 ) -> AdminResult<Response> {
     let body: PluginBody = read_json(body, false).await?;
     check_name(&name)?;
-    state.write(|store| {
-        let account = owner(store, &id, account_param(store, &uri)?)?;
-        let created = store
-            .put_plugin(&account, &id, &name, body.into_record())
-            .map_err(refused)?;
-        let json = plugin_json(store, &account, &id, &name).expect("just stored");
-        Ok((created_or_ok(created), Json(json)).into_response())
-    })
+    state
+        .write(|store| {
+            let account = owner(store, &id, account_param(store, &uri)?)?;
+            let created = store
+                .put_plugin(&account, &id, &name, body.into_record())
+                .map_err(refused)?;
+            let json = plugin_json(store, &account, &id, &name).expect("just stored");
+            Ok((created_or_ok(created), Json(json)).into_response())
+        })
+        .await
 }
 
 /// `GET /_emulator/instances/{instanceId}/plugins/{name}`.
@@ -273,14 +289,16 @@ pub async fn delete_plugin(
     AdminPath((id, name)): AdminPath<(String, String)>,
     uri: Uri,
 ) -> AdminResult<StatusCode> {
-    state.write(|store| {
-        let account = owner(store, &id, account_param(store, &uri)?)?;
-        if store.remove_plugin(&account, &id, &name).map_err(refused)? {
-            Ok(StatusCode::NO_CONTENT)
-        } else {
-            Err(plugin_not_found(&id, &name))
-        }
-    })
+    state
+        .write(|store| {
+            let account = owner(store, &id, account_param(store, &uri)?)?;
+            if store.remove_plugin(&account, &id, &name).map_err(refused)? {
+                Ok(StatusCode::NO_CONTENT)
+            } else {
+                Err(plugin_not_found(&id, &name))
+            }
+        })
+        .await
 }
 
 /// The optional body of a lifecycle event.
@@ -315,18 +333,20 @@ pub async fn plugin_event(
     let body: EventBody = read_json(body, true).await?;
     check_name(&name)?;
     let now = state.now();
-    state.write(|store| {
-        let account = owner(store, &id, account_param(store, &uri)?)?;
-        let plugin_type = body.plugin_type.unwrap_or_else(|| store.plugin_type(&name));
-        let (_, instance) = store.instance(&account, &id).expect("owner checked");
-        let current = instance.plugins.get(name.as_str());
-        let version = body.version.as_ref().map(Version::as_str);
-        let next = lifecycle::apply(&name, current, plugin_type, event, version, now)
-            .map_err(|refusal| AdminError::conflict(format!("event: {refusal}")))?;
-        store
-            .put_plugin(&account, &id, &name, next)
-            .map_err(refused)?;
-        let json = plugin_json(store, &account, &id, &name).expect("just stored");
-        Ok(Json(json).into_response())
-    })
+    state
+        .write(|store| {
+            let account = owner(store, &id, account_param(store, &uri)?)?;
+            let plugin_type = body.plugin_type.unwrap_or_else(|| store.plugin_type(&name));
+            let (_, instance) = store.instance(&account, &id).expect("owner checked");
+            let current = instance.plugins.get(name.as_str());
+            let version = body.version.as_ref().map(Version::as_str);
+            let next = lifecycle::apply(&name, current, plugin_type, event, version, now)
+                .map_err(|refusal| AdminError::conflict(format!("event: {refusal}")))?;
+            store
+                .put_plugin(&account, &id, &name, next)
+                .map_err(refused)?;
+            let json = plugin_json(store, &account, &id, &name).expect("just stored");
+            Ok(Json(json).into_response())
+        })
+        .await
 }

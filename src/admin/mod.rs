@@ -130,6 +130,16 @@ impl AdminError {
         Self::new(StatusCode::NOT_FOUND, code, message)
     }
 
+    /// 500 `InternalError`: a fault of the emulator itself (logged in detail).
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        tracing::error!(%detail, "a control-plane request failed");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalError",
+            "the emulator failed to answer; see its log",
+        )
+    }
+
     /// 409 `InvalidTransition`: an event that makes no sense in the plug-in's state.
     pub fn conflict(message: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, "InvalidTransition", message)

@@ -3,6 +3,10 @@
 //! Records live in partitions, one per (account, region). A partition keeps its instances in
 //! an [`OrderedMap`] by instance id, and every instance its plug-ins in an [`OrderedMap`] by
 //! plug-in name, so a page after a cursor or at an offset costs O(log n + page).
+//!
+//! Cloning a [`Store`] is cheap: the maps share their chunks with the clone, and a change to
+//! the clone copies only what it touches. The served state publishes changed clones for
+//! readers to snapshot, so no reader ever waits for a writer (see [`crate::state`]).
 
 pub mod lifecycle;
 mod ordered;
@@ -266,13 +270,12 @@ pub struct Store {
     key_owners: HashMap<String, usize>,
     catalog: BTreeMap<Arc<str>, PluginType>,
     /// account → region → partition.
-    partitions: HashMap<String, HashMap<String, Partition>>,
+    partitions: Partitions,
     /// Every region that holds at least one instance, with its instance count.
     data_regions: BTreeMap<String, usize>,
-    /// (account, instance id) → region, for uniqueness of ids in an account.
-    instance_regions: HashMap<(String, String), String>,
-    /// One shared copy of every plug-in name.
-    names: BTreeSet<Arc<str>>,
+    /// One shared copy of every plug-in name in use, with the number of uses (catalog entries
+    /// and partitions that have it), so a name no longer used is forgotten.
+    names: BTreeMap<Arc<str>, usize>,
 }
 
 /// The account used when a fixture names none.
@@ -329,26 +332,44 @@ impl Store {
             catalog: BTreeMap::new(),
             partitions: HashMap::new(),
             data_regions: BTreeMap::new(),
-            instance_regions: HashMap::new(),
-            names: BTreeSet::new(),
+            names: BTreeMap::new(),
         };
         for (name, plugin_type) in catalog {
             check_length("a plug-in name", &name, MAX_NAME_CHARS)?;
-            let name = store.intern(&name);
-            if store.catalog.insert(name.clone(), plugin_type).is_some() {
-                return Err(DataError::DuplicateCatalogEntry(name.to_string()));
+            if store.catalog.contains_key(name.as_str()) {
+                return Err(DataError::DuplicateCatalogEntry(name));
             }
+            let name = store.intern(&name);
+            Self::retain_name(&mut store.names, &name);
+            store.catalog.insert(name, plugin_type);
         }
         Ok(store)
     }
 
+    /// The shared copy of `name`; only for a name about to be stored, since the copy lives
+    /// until [`Store::release`] drops its last use.
     fn intern(&mut self, name: &str) -> Arc<str> {
-        if let Some(existing) = self.names.get(name) {
+        if let Some((existing, _)) = self.names.get_key_value(name) {
             return existing.clone();
         }
         let shared: Arc<str> = Arc::from(name);
-        self.names.insert(shared.clone());
+        self.names.insert(shared.clone(), 0);
         shared
+    }
+
+    /// Counts one more use of an interned name.
+    fn retain_name(names: &mut BTreeMap<Arc<str>, usize>, name: &Arc<str>) {
+        *names.entry(name.clone()).or_insert(0) += 1;
+    }
+
+    /// Drops one use of a name; the last use forgets it.
+    fn release(names: &mut BTreeMap<Arc<str>, usize>, name: &str) {
+        if let Some(count) = names.get_mut(name) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                names.remove(name);
+            }
+        }
     }
 
     /// Adds an instance with its plug-ins. The account must exist and the id be new in it.
@@ -409,7 +430,7 @@ impl Store {
             .entry(region.to_owned())
             .or_default();
         for (name, _) in &sorted {
-            *partition.plugin_names.entry(name.clone()).or_insert(0) += 1;
+            partition.count_name(&mut self.names, name);
         }
         partition.instances.insert(
             instance_id.to_owned(),
@@ -418,27 +439,25 @@ impl Store {
             },
         );
         *self.data_regions.entry(region.to_owned()).or_insert(0) += 1;
-        self.instance_regions.insert(
-            (account.to_owned(), instance_id.to_owned()),
-            region.to_owned(),
-        );
         Ok(created)
     }
 
     /// Removes an instance and its plug-ins; false when the account has no such instance.
     pub fn remove_instance(&mut self, account: &str, instance_id: &str) -> bool {
-        let key = (account.to_owned(), instance_id.to_owned());
-        let Some(region) = self.instance_regions.remove(&key) else {
+        let Some(region) = self
+            .instance_region(account, instance_id)
+            .map(str::to_owned)
+        else {
             return false;
         };
-        let regions = self.partitions.get_mut(account).expect("indexed account");
-        let partition = regions.get_mut(&region).expect("indexed region");
+        let regions = self.partitions.get_mut(account).expect("found account");
+        let partition = regions.get_mut(&region).expect("found region");
         let instance = partition
             .instances
             .remove(instance_id)
-            .expect("indexed instance");
+            .expect("found instance");
         for (name, _) in instance.plugins.iter() {
-            forget_name(&mut partition.plugin_names, name);
+            partition.forget_name(&mut self.names, name);
         }
         if partition.instances.is_empty() {
             regions.remove(&region);
@@ -461,15 +480,17 @@ impl Store {
         record: PluginRecord,
     ) -> Result<bool, DataError> {
         check_length("a plug-in name", name, MAX_NAME_CHARS)?;
+        // Checked before the name is interned, so a refused write leaves no trace.
+        let region = self.region_of(account, instance_id)?;
         let name = self.intern(name);
-        let partition = self.partition_of_mut(account, instance_id)?;
+        let partition = partition_mut(&mut self.partitions, account, &region);
         let instance = partition
             .instances
             .get_mut(instance_id)
-            .expect("indexed instance");
+            .expect("found instance");
         let created = instance.plugins.insert(name.clone(), record).is_none();
         if created {
-            *partition.plugin_names.entry(name).or_insert(0) += 1;
+            partition.count_name(&mut self.names, &name);
         }
         Ok(created)
     }
@@ -481,42 +502,38 @@ impl Store {
         instance_id: &str,
         name: &str,
     ) -> Result<bool, DataError> {
-        let partition = self.partition_of_mut(account, instance_id)?;
+        let region = self.region_of(account, instance_id)?;
+        let partition = partition_mut(&mut self.partitions, account, &region);
         let instance = partition
             .instances
             .get_mut(instance_id)
-            .expect("indexed instance");
+            .expect("found instance");
         let removed = instance.plugins.remove(name).is_some();
         if removed {
-            forget_name(&mut partition.plugin_names, name);
+            partition.forget_name(&mut self.names, name);
         }
         Ok(removed)
     }
 
-    fn partition_of_mut(
-        &mut self,
-        account: &str,
-        instance_id: &str,
-    ) -> Result<&mut Partition, DataError> {
-        let region = self
-            .instance_region(account, instance_id)
+    /// The region of an account's instance, or the error naming both.
+    fn region_of(&self, account: &str, instance_id: &str) -> Result<String, DataError> {
+        self.instance_region(account, instance_id)
+            .map(str::to_owned)
             .ok_or_else(|| DataError::UnknownInstance {
                 account: account.to_owned(),
                 instance: instance_id.to_owned(),
-            })?
-            .to_owned();
-        Ok(self
-            .partitions
-            .get_mut(account)
-            .and_then(|regions| regions.get_mut(&region))
-            .expect("indexed partition"))
+            })
     }
 
-    /// The region of an account's instance.
+    /// The region of an account's instance. An account's instances are spread over the few
+    /// regions it has data in, so this asks each of them (O(regions × log n)) rather than keep
+    /// an index of every instance, which every change to the store would have to copy.
     pub fn instance_region(&self, account: &str, instance_id: &str) -> Option<&str> {
-        self.instance_regions
-            .get(&(account.to_owned(), instance_id.to_owned()))
-            .map(String::as_str)
+        self.partitions
+            .get(account)?
+            .iter()
+            .find(|(_, partition)| partition.instances.contains_key(instance_id))
+            .map(|(region, _)| region.as_str())
     }
 
     /// An account's instance with its region.
@@ -734,12 +751,39 @@ fn page(
     }
 }
 
-/// Drops one use of a plug-in name in a partition.
-fn forget_name(names: &mut HashMap<Arc<str>, usize>, name: &str) {
-    if let Some(count) = names.get_mut(name) {
-        *count -= 1;
+/// Partitions by account, then region.
+type Partitions = HashMap<String, HashMap<String, Partition>>;
+
+fn partition_mut<'p>(
+    partitions: &'p mut Partitions,
+    account: &str,
+    region: &str,
+) -> &'p mut Partition {
+    partitions
+        .get_mut(account)
+        .and_then(|regions| regions.get_mut(region))
+        .expect("found partition")
+}
+
+impl Partition {
+    /// Counts one more instance of the partition having `name`; the partition's first use of
+    /// a name is one use of the store's interned copy.
+    fn count_name(&mut self, interned: &mut BTreeMap<Arc<str>, usize>, name: &Arc<str>) {
+        let count = self.plugin_names.entry(name.clone()).or_insert(0);
         if *count == 0 {
-            names.remove(name);
+            Store::retain_name(interned, name);
+        }
+        *count += 1;
+    }
+
+    /// Drops one instance of the partition having `name`; the last one releases the name.
+    fn forget_name(&mut self, interned: &mut BTreeMap<Arc<str>, usize>, name: &str) {
+        if let Some(count) = self.plugin_names.get_mut(name) {
+            *count -= 1;
+            if *count == 0 {
+                self.plugin_names.remove(name);
+                Store::release(interned, name);
+            }
         }
     }
 }
@@ -925,6 +969,59 @@ mod tests {
             .put_plugin("a1", "i-4", "q", record(PluginStatus::Running))
             .unwrap_err();
         assert!(matches!(err, DataError::UnknownInstance { .. }));
+    }
+
+    #[test]
+    fn names_are_interned_only_while_used() {
+        let mut store = store();
+        let interned =
+            |store: &Store| -> Vec<String> { store.names.keys().map(|n| n.to_string()).collect() };
+        assert_eq!(interned(&store), ["cat", "p"]);
+        // A refused write interns nothing.
+        let err = store
+            .put_plugin("a1", "i-missing", "ghost", record(PluginStatus::Running))
+            .unwrap_err();
+        assert!(matches!(err, DataError::UnknownInstance { .. }));
+        assert_eq!(interned(&store), ["cat", "p"]);
+        // A name lives while an instance has it, the catalog's always.
+        store
+            .put_plugin("a1", "i-1", "q", record(PluginStatus::Running))
+            .unwrap();
+        store
+            .put_instance(
+                "a1",
+                "r2",
+                "i-7",
+                vec![("q".into(), record(PluginStatus::Stopped))],
+            )
+            .unwrap();
+        assert_eq!(interned(&store), ["cat", "p", "q"]);
+        assert!(store.remove_plugin("a1", "i-1", "q").unwrap());
+        assert_eq!(interned(&store), ["cat", "p", "q"]);
+        assert!(store.remove_instance("a1", "i-7"));
+        assert_eq!(interned(&store), ["cat", "p"]);
+        for i in [0, 2, 4] {
+            store.remove_instance("a1", &format!("i-{i}"));
+        }
+        assert_eq!(interned(&store), ["cat"]);
+    }
+
+    #[test]
+    fn a_clone_is_independent() {
+        let original = store();
+        let mut copy = original.clone();
+        copy.put_plugin("a1", "i-1", "q", record(PluginStatus::Running))
+            .unwrap();
+        assert!(copy.remove_instance("a1", "i-0"));
+        assert_eq!(original.counts(), (5, 3));
+        assert_eq!(copy.counts(), (4, 3));
+        assert!(original
+            .instance("a1", "i-1")
+            .unwrap()
+            .1
+            .plugins
+            .get("q")
+            .is_none());
     }
 
     #[test]

@@ -6,8 +6,13 @@
 //! the running count before each chunk, so both seeks are a binary search, O(log n), and reading
 //! a page after the seek is O(page). Inserting or removing one entry costs O(chunk + n / chunk),
 //! which is what an emulator whose data is mostly read can afford.
+//!
+//! Chunks are shared (`Arc`) between clones: cloning a map copies n / chunk pointers, and a
+//! change to a clone copies only the one chunk it touches. This is what lets the store publish
+//! a changed copy for readers to snapshot without ever copying the whole data set.
 
 use std::borrow::Borrow;
+use std::sync::Arc;
 
 /// Entries per chunk before it is split in two.
 const MAX_CHUNK: usize = 512;
@@ -17,7 +22,8 @@ const MAX_CHUNK: usize = 512;
 #[derive(Debug, Clone)]
 pub struct OrderedMap<K, V> {
     /// Non-empty sorted chunks; every key of chunk i is below every key of chunk i + 1.
-    chunks: Vec<Vec<(K, V)>>,
+    /// Shared with the clones of this map until one of them changes the chunk.
+    chunks: Vec<Arc<Vec<(K, V)>>>,
     /// `starts[i]` is the number of entries in the chunks before chunk i.
     starts: Vec<usize>,
     len: usize,
@@ -33,7 +39,7 @@ impl<K, V> Default for OrderedMap<K, V> {
     }
 }
 
-impl<K: Ord, V> OrderedMap<K, V> {
+impl<K: Ord + Clone, V: Clone> OrderedMap<K, V> {
     /// An empty map.
     pub fn new() -> Self {
         Self::default()
@@ -49,8 +55,9 @@ impl<K: Ord, V> OrderedMap<K, V> {
         map.len = entries.len();
         let mut entries = entries.into_iter().peekable();
         while entries.peek().is_some() {
-            map.chunks
-                .push(entries.by_ref().take(MAX_CHUNK / 2).collect::<Vec<_>>());
+            map.chunks.push(Arc::new(
+                entries.by_ref().take(MAX_CHUNK / 2).collect::<Vec<_>>(),
+            ));
         }
         map.rebuild_starts(0);
         map
@@ -108,7 +115,7 @@ impl<K: Ord, V> OrderedMap<K, V> {
         Q: Ord + ?Sized,
     {
         let (c, i) = self.locate(key)?;
-        Some(&mut self.chunks[c][i].1)
+        Some(&mut Arc::make_mut(&mut self.chunks[c])[i].1)
     }
 
     /// True when `key` is present.
@@ -123,13 +130,13 @@ impl<K: Ord, V> OrderedMap<K, V> {
     /// Stores `value` under `key`, answering the value it replaced.
     pub fn insert(&mut self, key: K, value: V) -> Option<V> {
         if self.chunks.is_empty() {
-            self.chunks.push(vec![(key, value)]);
+            self.chunks.push(Arc::new(vec![(key, value)]));
             self.starts.push(0);
             self.len = 1;
             return None;
         }
         let c = self.chunk_for(&key);
-        let chunk = &mut self.chunks[c];
+        let chunk = Arc::make_mut(&mut self.chunks[c]);
         match chunk.binary_search_by(|(k, _)| k.cmp(&key)) {
             Ok(i) => Some(std::mem::replace(&mut chunk[i].1, value)),
             Err(i) => {
@@ -137,7 +144,7 @@ impl<K: Ord, V> OrderedMap<K, V> {
                 self.len += 1;
                 if chunk.len() > MAX_CHUNK {
                     let tail = chunk.split_off(chunk.len() / 2);
-                    self.chunks.insert(c + 1, tail);
+                    self.chunks.insert(c + 1, Arc::new(tail));
                     self.starts.insert(c + 1, 0);
                 }
                 self.rebuild_starts(c + 1);
@@ -153,7 +160,7 @@ impl<K: Ord, V> OrderedMap<K, V> {
         Q: Ord + ?Sized,
     {
         let (c, i) = self.locate(key)?;
-        let chunk = &mut self.chunks[c];
+        let chunk = Arc::make_mut(&mut self.chunks[c]);
         let (_, value) = chunk.remove(i);
         self.len -= 1;
         if chunk.is_empty() {
@@ -192,7 +199,7 @@ impl<K: Ord, V> OrderedMap<K, V> {
             .get(c..)
             .unwrap_or_default()
             .iter()
-            .flatten()
+            .flat_map(|chunk| chunk.iter())
             .skip(offset)
             .map(|(k, v)| (k, v))
     }
@@ -200,11 +207,6 @@ impl<K: Ord, V> OrderedMap<K, V> {
     /// All entries in key order.
     pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> + '_ {
         self.iter_from(0)
-    }
-
-    /// All values in key order, mutably.
-    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut V> + '_ {
-        self.chunks.iter_mut().flatten().map(|(_, v)| v)
     }
 
     fn rebuild_starts(&mut self, from: usize) {
@@ -272,6 +274,27 @@ mod tests {
         assert_eq!(map.count_through(&5), 3);
         assert_eq!(map.get(&400), Some(&200));
         assert_eq!(map.get(&401), None);
+    }
+
+    #[test]
+    fn a_clone_shares_chunks_until_it_changes_one() {
+        let original = OrderedMap::from_sorted((0..2_000u32).map(|i| (i, i)).collect());
+        let mut copy = original.clone();
+        assert!(Arc::ptr_eq(&original.chunks[3], &copy.chunks[3]));
+        copy.insert(7, 70);
+        copy.remove(&1_999);
+        *copy.get_mut(&8).unwrap() = 80;
+        assert_eq!(
+            (original.get(&7), original.get(&8), original.get(&1_999)),
+            (Some(&7), Some(&8), Some(&1_999))
+        );
+        assert_eq!(
+            (copy.get(&7), copy.get(&8), copy.get(&1_999)),
+            (Some(&70), Some(&80), None)
+        );
+        // Only the touched chunks were copied.
+        assert!(!Arc::ptr_eq(&original.chunks[0], &copy.chunks[0]));
+        assert!(Arc::ptr_eq(&original.chunks[3], &copy.chunks[3]));
     }
 
     #[test]

@@ -241,13 +241,17 @@ fn dispatch(
     reply: &ReplyTo,
 ) -> Result<Response, ApiError> {
     match action {
-        Action::ListPluginStatus => state.read(|store| {
-            let account =
-                verified_account.unwrap_or_else(|| caller_account(store, params, headers));
-            let request = ListPluginStatusRequest::parse(params, &account, store, state.tokens())?;
-            let body = request.execute(store, state.tokens(), reply.request_id.clone())?;
+        Action::ListPluginStatus => {
+            // The page comes from one snapshot; it is encoded after the snapshot is let go.
+            let body = state.read(|store| {
+                let account =
+                    verified_account.unwrap_or_else(|| caller_account(store, params, headers));
+                let request =
+                    ListPluginStatusRequest::parse(params, &account, store, state.tokens())?;
+                request.execute(store, state.tokens(), reply.request_id.clone())
+            })?;
             Ok(reply.success(action.response_root(), &body))
-        }),
+        }
     }
 }
 
