@@ -223,27 +223,12 @@ impl ApiError {
         }
     }
 
-    /// A parameter error naming the parameter and what is wrong. The name is echoed safely:
-    /// control characters (which XML cannot carry) are escaped and a long name is cut short.
+    /// A parameter error naming the parameter and what is wrong. The name is echoed safely
+    /// ([`crate::text::echo_short`]): what XML cannot carry is replaced by U+FFFD and a long
+    /// name is cut short.
     pub fn invalid(name: &str, reason: impl Into<String>) -> Self {
-        const MAX_ECHO: usize = 100;
-        let mut shown: String = name
-            .chars()
-            .take(MAX_ECHO)
-            .flat_map(|c| {
-                let escaped: Vec<char> = if c.is_control() {
-                    c.escape_default().collect()
-                } else {
-                    vec![c]
-                };
-                escaped
-            })
-            .collect();
-        if name.chars().nth(MAX_ECHO).is_some() {
-            shown.push('…');
-        }
         Self::InvalidParameter {
-            name: shown,
+            name: crate::text::echo_short(name),
             reason: reason.into(),
         }
     }

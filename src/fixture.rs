@@ -223,23 +223,17 @@ impl<const MAX: usize> TryFrom<String> for Bounded<MAX> {
     }
 }
 
-/// Text of `min` to `max` characters with no control characters: every string of the data is
-/// answered in XML too, and XML 1.0 cannot carry control characters at all.
+/// Text of `min` to `max` characters that [`crate::text::check`] accepts: every string of the
+/// data is answered in XML too.
 fn check_text(value: &str, min: usize, max: usize) -> Result<(), String> {
     let len = value.chars().count();
     if len < min || len > max {
         return Err(format!("expected {min} to {max} characters, got {len}"));
     }
-    if let Some(c) = value.chars().find(|c| c.is_control()) {
-        return Err(format!(
-            "control character {} is not allowed in {value:?}",
-            c.escape_unicode()
-        ));
-    }
-    Ok(())
+    crate::text::check(value).map_err(|refusal| format!("{refusal}, in {value:?}"))
 }
 
-/// A plug-in version: up to 255 characters, possibly empty, no control characters.
+/// A plug-in version: up to 255 characters, possibly empty, text [`crate::text::check`] accepts.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Version(String);

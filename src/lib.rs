@@ -31,6 +31,7 @@ pub mod journal;
 pub mod rpc;
 pub mod server;
 pub mod state;
+pub mod text;
 
 use axum::response::Response;
 use axum::Router;

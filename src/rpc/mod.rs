@@ -123,8 +123,7 @@ pub async fn handle(State(state): State<AppState>, request: Request) -> Response
     let reply = ReplyTo {
         request_id: state.next_request_id(),
         host: header_str(&parts.headers, header::HOST.as_str())
-            .unwrap_or(DEFAULT_HOST)
-            .to_owned(),
+            .map_or_else(|| DEFAULT_HOST.to_owned(), crate::text::echo),
         format: requested_format
             .as_deref()
             .map_or(style.default_format(), |f| {

@@ -1,0 +1,304 @@
+//! Hostile input at the edges of the contract (SPEC 3, 5 and 7), a section per hole closed.
+//! Every XML answer here is parsed with a strict XML 1.0 parser.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{HeaderValue, Request};
+use axum::Router;
+use ecs_emulator::rpc::render::{encode, Format};
+use ecs_emulator::rpc::signature::SignatureMode;
+use ecs_emulator::state::{Clock, Options, SequentialRequestIds};
+use ecs_emulator::{app, fixture, AppState};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use common::{enc, send, send_request, Reply};
+
+const QUERY: &str = "RegionId=cn-hangzhou&Name=testPlugin";
+
+fn fixture_json() -> String {
+    json!({
+        "accounts": [{"accountId": "1234567890123456", "default": true,
+            "accessKeys": [{"id": "testid", "secret": "testsecret"}]}],
+        "instances": [{"instanceId": "i-bp1iudwa5b1tqa0001", "regionId": "cn-hangzhou",
+            "plugins": [{"name": "testPlugin", "version": "1.1", "status": "Running"}]}]
+    })
+    .to_string()
+}
+
+fn app_on(signature: SignatureMode, clock: Box<dyn Clock>) -> Router {
+    let store = fixture::load_str("hostile fixture", &fixture_json()).unwrap();
+    app(AppState::with_options(
+        store,
+        Options {
+            request_ids: Box::new(SequentialRequestIds::default()),
+            clock,
+            signature,
+            ..Options::default()
+        },
+    ))
+}
+
+// ---------------------------------------------------------------------------------------------
+// A strict XML 1.0 check.
+
+/// True for what SPEC 5 says an XML answer never carries: control characters other than tab,
+/// CR and LF, and the Unicode non-characters. Written out here rather than taken from the
+/// crate, so that the test does not check the emulator against itself.
+fn unfit_for_xml(c: char) -> bool {
+    let code = u32::from(c);
+    (c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+        || (0xFDD0..=0xFDEF).contains(&code)
+        || code & 0xFFFF >= 0xFFFE
+}
+
+/// Parses `xml` with roxmltree (which refuses every character outside XML 1.0's `Char`, raw or
+/// as a reference), checks its text against SPEC 5, and answers the text of each `element`.
+#[track_caller]
+fn xml_texts(xml: &str, element: &str) -> Vec<String> {
+    let document = roxmltree::Document::parse(xml)
+        .unwrap_or_else(|e| panic!("not well-formed XML 1.0 ({e}): {xml:?}"));
+    for node in document.descendants() {
+        if let Some(text) = node.text() {
+            if let Some(bad) = text.chars().find(|&c| unfit_for_xml(c)) {
+                panic!("XML text holds {}: {xml:?}", bad.escape_unicode());
+            }
+        }
+    }
+    document
+        .descendants()
+        .filter(|n| n.has_tag_name(element))
+        .map(|n| n.text().unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// An XML answer: well-formed, with the given status, answering the text of `element`.
+#[track_caller]
+fn xml_field(reply: &Reply, status: u16, element: &str) -> String {
+    assert_eq!(reply.status, status, "{}", reply.body);
+    assert_eq!(
+        reply.header("content-type"),
+        Some("text/xml;charset=utf-8"),
+        "{}",
+        reply.body
+    );
+    let texts = xml_texts(&reply.body, element);
+    assert_eq!(texts.len(), 1, "one <{element}>: {}", reply.body);
+    texts[0].clone()
+}
+
+#[test]
+fn the_checker_refuses_what_xml_cannot_carry() {
+    let bad = [
+        "<a>\u{1}</a>",
+        "<a>&#1;</a>",
+        "<a>\u{FFFF}</a>",
+        "<a>&#xFFFE;</a>",
+        "<a>\u{FDD0}</a>",
+        "<a>\u{1FFFF}</a>",
+    ];
+    for xml in bad {
+        let outcome = std::panic::catch_unwind(|| xml_texts(xml, "a"));
+        assert!(outcome.is_err(), "accepted {xml:?}");
+    }
+    assert_eq!(xml_texts("<a>\tx\u{FFFD}&amp;</a>", "a"), ["\tx\u{FFFD}&"]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hole 3: text XML cannot carry.
+
+fn admin(method: &str, path: &str, body: Option<Value>) -> Request<Body> {
+    let builder = Request::builder()
+        .method(method)
+        .uri(format!("/_emulator{path}"));
+    match body {
+        Some(body) => builder
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string())),
+        None => builder.body(Body::empty()),
+    }
+    .unwrap()
+}
+
+async fn call(app: &Router, method: &str, path: &str, body: Option<Value>) -> Reply {
+    send_request(app, admin(method, path, body)).await
+}
+
+/// A control-plane error: status, code, and a message naming `field` first.
+#[track_caller]
+fn admin_error(reply: &Reply, status: u16, code: &str, field: &str) -> String {
+    assert_eq!(reply.status, status, "{}", reply.body);
+    let body = reply.json();
+    let keys: Vec<&String> = body.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["code", "message"], "{}", reply.body);
+    assert_eq!(body["code"], code, "{}", reply.body);
+    let message = body["message"].as_str().unwrap().to_owned();
+    assert!(message.starts_with(&format!("{field}: ")), "{message}");
+    message
+}
+
+fn demo() -> Router {
+    app_on(
+        SignatureMode::Off,
+        Box::new(ecs_emulator::state::SystemClock),
+    )
+}
+
+const UNFIT: [char; 6] = [
+    '\u{FFFF}',
+    '\u{FFFE}',
+    '\u{FDD0}',
+    '\u{FDEF}',
+    '\u{1FFFE}',
+    '\u{10FFFF}',
+];
+
+#[tokio::test]
+async fn the_control_plane_refuses_names_xml_cannot_carry() {
+    let app = demo();
+    let state = call(&app, "GET", "/state", None).await.body;
+    for c in UNFIT.into_iter().chain(['\u{1}', '\u{7F}', '\u{85}']) {
+        let name = enc(&format!("a{c}b"));
+        let plugin = json!({"version": "1", "status": "Running"});
+        let path = format!("/instances/i-bp1iudwa5b1tqa0001/plugins/{name}");
+        let reply = call(&app, "PUT", &path, Some(plugin)).await;
+        let message = admin_error(&reply, 400, "InvalidField", "name");
+        assert!(message.contains("not allowed"), "{message}");
+        let reply = call(&app, "POST", &format!("{path}/install"), None).await;
+        admin_error(&reply, 400, "InvalidField", "name");
+        let instance = json!({"regionId": "cn-hangzhou"});
+        let reply = call(&app, "PUT", &format!("/instances/i-{name}"), Some(instance)).await;
+        admin_error(&reply, 400, "InvalidField", "instanceId");
+        let body = json!({"regionId": "cn-hangzhou",
+            "plugins": [{"name": format!("a{c}b"), "status": "Running"}]});
+        let reply = call(&app, "PUT", "/instances/i-new", Some(body)).await;
+        admin_error(&reply, 400, "InvalidField", "plugins[0].name");
+    }
+    assert_eq!(call(&app, "GET", "/state", None).await.body, state);
+    let query = format!("Action=ListPluginStatus&Version=2014-05-26&Format=XML&{QUERY}");
+    let reply = send(&app, &query).await;
+    assert_eq!(xml_field(&reply, 200, "TotalCount"), "1");
+}
+
+#[tokio::test]
+async fn the_data_file_refuses_non_characters_and_control_characters() {
+    for c in UNFIT.into_iter().chain(['\t', '\u{1}']) {
+        for (field, plugin) in [
+            (
+                "name",
+                json!({"name": format!("p{c}"), "status": "Running"}),
+            ),
+            (
+                "version",
+                json!({"name": "p", "version": format!("1{c}"), "status": "Running"}),
+            ),
+        ] {
+            let data = json!({"instances": [{"instanceId": "i-1", "regionId": "cn-hangzhou",
+                "plugins": [plugin]}]})
+            .to_string();
+            let err = fixture::load_str("hostile data", &data).unwrap_err();
+            let shown = c.escape_unicode().to_string();
+            assert!(
+                err.problem
+                    .contains(&format!("character {shown} is not allowed")),
+                "{field} {shown}: {err}"
+            );
+            let reply = send_request(
+                &demo(),
+                Request::put("/_emulator/state")
+                    .body(Body::from(data))
+                    .unwrap(),
+            )
+            .await;
+            admin_error(
+                &reply,
+                400,
+                "InvalidField",
+                &format!("instances[0].plugins[0].{field}"),
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn fault_rules_refuse_text_xml_cannot_carry() {
+    let app = demo();
+    for field in ["action", "regionId", "instanceId", "code", "message"] {
+        for c in ['\u{FFFF}', '\u{FDD0}', '\u{1B}'] {
+            let mut rule = json!({"code": "Throttling.User"});
+            rule[field] = json!(format!("x{c}"));
+            let reply = call(&app, "POST", "/faults", Some(rule)).await;
+            admin_error(&reply, 400, "InvalidField", field);
+        }
+    }
+    let listed = call(&app, "GET", "/faults", None).await.json();
+    assert_eq!(listed["faults"], json!([]));
+    // A message XML can carry is answered as given, in well-formed XML.
+    let rule = json!({"code": "Throttling.User", "message": "slow <down> & \u{FFFD} 中"});
+    assert_eq!(call(&app, "POST", "/faults", Some(rule)).await.status, 201);
+    let reply = send(
+        &app,
+        "Action=ListPluginStatus&Version=2014-05-26&Format=XML",
+    )
+    .await;
+    assert_eq!(
+        xml_field(&reply, 400, "Message"),
+        "slow <down> & \u{FFFD} 中"
+    );
+}
+
+#[tokio::test]
+async fn echoed_parameter_names_are_replaced_by_u_fffd() {
+    let app = demo();
+    for (c, raw) in [
+        ('\u{FFFE}', "%EF%BF%BE"),
+        ('\u{1}', "%01"),
+        ('\u{FDD0}', "%EF%B7%90"),
+    ] {
+        let key = format!("X{raw}Y");
+        let query =
+            format!("Action=ListPluginStatus&Version=2014-05-26&Format=XML&{key}=1&{key}=2");
+        let reply = send(&app, &query).await;
+        assert_eq!(xml_field(&reply, 400, "Code"), "InvalidParameter");
+        let message = xml_field(&reply, 400, "Message");
+        assert!(
+            message.starts_with("The specified parameter \"X\u{FFFD}Y\" is not valid"),
+            "{}: {message}",
+            c.escape_unicode()
+        );
+        let reply = send(&app, &query.replace("Format=XML", "Format=JSON")).await;
+        let json_message = reply.json()["Message"].as_str().unwrap().to_owned();
+        assert_eq!(json_message, message);
+    }
+    // A Host is echoed as HostId under the same rule.
+    let request = Request::get("/?Action=ListPluginStatus&Version=2014-05-26")
+        .header("host", HeaderValue::from_bytes(b"ecs\tlocal").unwrap())
+        .body(Body::empty())
+        .unwrap();
+    let reply = send_request(&app, request).await;
+    assert_eq!(xml_field(&reply, 400, "HostId"), "ecs\u{FFFD}local");
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Unfit {
+    name: String,
+    items: Vec<String>,
+}
+
+#[test]
+fn the_xml_encoder_replaces_what_xml_cannot_carry() {
+    let body = Unfit {
+        name: "a\u{FFFF}b\u{0}c\td".to_owned(),
+        items: UNFIT.iter().map(|c| format!("<{c}&")).collect(),
+    };
+    let bytes = encode(Format::Xml, "Root", &body).unwrap();
+    let xml = String::from_utf8(bytes).unwrap();
+    assert_eq!(xml_texts(&xml, "Name"), ["a\u{FFFD}b\u{FFFD}c\td"]);
+    assert_eq!(xml_texts(&xml, "Items"), vec!["<\u{FFFD}&"; UNFIT.len()]);
+    // JSON carries every character as is.
+    let json = encode(Format::Json, "Root", &body).unwrap();
+    let value: Value = serde_json::from_slice(&json).unwrap();
+    assert_eq!(value["Name"], "a\u{FFFF}b\u{0}c\td");
+}
