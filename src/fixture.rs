@@ -272,7 +272,8 @@ impl<const MAX: usize> From<&str> for Bounded<MAX> {
     }
 }
 
-/// Times as `YYYY-MM-DDThh:mm:ssZ`; any RFC 3339 time is read, an empty string is `None`.
+/// Times as `YYYY-MM-DDThh:mm:ssZ`; any RFC 3339 time from year 1 to 9999 (in UTC) is read, an
+/// empty string is `None`.
 mod wire_time {
     use chrono::{DateTime, SecondsFormat, Utc};
     use serde::{Deserialize, Deserializer, Serializer};
@@ -289,13 +290,19 @@ mod wire_time {
         if text.is_empty() {
             return Ok(None);
         }
-        DateTime::parse_from_rfc3339(&text)
-            .map(|t| Some(t.with_timezone(&Utc)))
+        let time = DateTime::parse_from_rfc3339(&text)
+            .map(|t| t.with_timezone(&Utc))
             .map_err(|e| {
                 serde::de::Error::custom(format!(
                     "time {text:?} is not RFC 3339 like 2020-01-19T09:15:46Z ({e})"
                 ))
-            })
+            })?;
+        if !crate::clock::in_range(time) {
+            return Err(serde::de::Error::custom(crate::clock::out_of_range(
+                &format!("{text:?}"),
+            )));
+        }
+        Ok(Some(time))
     }
 }
 

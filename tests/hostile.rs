@@ -6,6 +6,7 @@ mod common;
 use axum::body::Body;
 use axum::http::{HeaderValue, Request};
 use axum::Router;
+use chrono::{DateTime, Utc};
 use ecs_emulator::rpc::render::{encode, Format};
 use ecs_emulator::rpc::signature::SignatureMode;
 use ecs_emulator::state::{Clock, Options, SequentialRequestIds};
@@ -13,7 +14,7 @@ use ecs_emulator::{app, fixture, AppState};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use common::{enc, send, send_request, Reply};
+use common::{enc, send, send_request, Reply, BASE};
 
 const QUERY: &str = "RegionId=cn-hangzhou&Name=testPlugin";
 
@@ -301,4 +302,118 @@ fn the_xml_encoder_replaces_what_xml_cannot_carry() {
     let json = encode(Format::Json, "Root", &body).unwrap();
     let value: Value = serde_json::from_slice(&json).unwrap();
     assert_eq!(value["Name"], "a\u{FFFF}b\u{0}c\td");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hole 4: clock extremes.
+
+fn at(time: &str) -> DateTime<Utc> {
+    time.parse().unwrap()
+}
+
+async fn set_clock(app: &Router, body: Value) -> Reply {
+    call(app, "PUT", "/clock", Some(body)).await
+}
+
+#[tokio::test]
+async fn a_clock_outside_years_1_to_9999_is_refused() {
+    let app = demo();
+    for now in [
+        "+262142-12-31T23:59:59Z",
+        "+10000-01-01T00:00:00Z",
+        "9999-12-31T23:59:59.5Z",
+        "0000-12-31T23:59:59Z",
+        "0001-01-01T00:59:59+01:00",
+        "-0001-01-01T00:00:00Z",
+    ] {
+        for frozen in [true, false] {
+            let reply = set_clock(&app, json!({"now": now, "frozen": frozen})).await;
+            let message = admin_error(&reply, 400, "InvalidField", "now");
+            assert!(
+                message.ends_with("0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z"),
+                "{now}: {message}"
+            );
+        }
+    }
+    let clock = call(&app, "GET", "/clock", None).await;
+    assert_eq!(clock.status, 200, "{}", clock.body);
+    assert_eq!(clock.json()["real"], true);
+    let reply = send(&app, &format!("{BASE}&{QUERY}")).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+}
+
+#[tokio::test]
+async fn the_year_262142_clock_no_longer_breaks_the_api() {
+    let app = demo();
+    let reply = set_clock(&app, json!({"now": "+262142-12-31T23:59:59Z"})).await;
+    admin_error(&reply, 400, "InvalidField", "now");
+    assert_eq!(call(&app, "GET", "/clock", None).await.status, 200);
+    assert_eq!(send(&app, &format!("{BASE}&{QUERY}")).await.status, 200);
+    let event = "/instances/i-bp1iudwa5b1tqa0001/plugins/testPlugin/heartbeat";
+    assert_eq!(call(&app, "POST", event, None).await.status, 200);
+}
+
+/// Events at the first and last second the emulator keeps, on a frozen and a running clock:
+/// the heartbeats are written in whole seconds, exported, and read back.
+#[tokio::test]
+async fn events_at_the_extremes_round_trip_through_the_state() {
+    let app = demo();
+    for (now, frozen, written) in [
+        ("9999-12-31T23:59:59Z", true, "9999-12-31T23:59:59Z"),
+        ("9999-12-31T23:59:59Z", false, "9999-12-31T23:59:59Z"),
+        ("9999-12-31T23:59:58.999Z", true, "9999-12-31T23:59:58Z"),
+        ("0001-01-01T00:00:00Z", true, "0001-01-01T00:00:00Z"),
+        ("0001-01-01T00:00:00.75Z", true, "0001-01-01T00:00:00Z"),
+    ] {
+        let reply = set_clock(&app, json!({"now": now, "frozen": frozen})).await;
+        assert_eq!(reply.status, 200, "{now}: {}", reply.body);
+        let base = "/instances/i-bp1iudwa5b1tqa0001/plugins/fresh";
+        call(&app, "DELETE", base, None).await;
+        let reply = call(&app, "POST", &format!("{base}/install"), None).await;
+        assert_eq!(reply.status, 200, "{now}: {}", reply.body);
+        assert_eq!(reply.json()["firstHeartbeatTime"], written, "{now}");
+        assert_eq!(reply.json()["lastHeartbeatTime"], written, "{now}");
+        let clock = call(&app, "GET", "/clock", None).await.json();
+        let shown: DateTime<Utc> = clock["now"].as_str().unwrap().parse().unwrap();
+        assert!(
+            shown >= at(now) && shown <= at("9999-12-31T23:59:59Z"),
+            "{now}: {clock}"
+        );
+
+        let exported = call(&app, "GET", "/state", None).await;
+        assert_eq!(exported.status, 200);
+        let reply = send_request(
+            &app,
+            Request::put("/_emulator/state")
+                .body(Body::from(exported.body.clone()))
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(reply.status, 200, "{now}: {}", reply.body);
+        assert_eq!(call(&app, "GET", "/state", None).await.body, exported.body);
+
+        let query = "Action=ListPluginStatus&Version=2014-05-26&Format=XML\
+                     &RegionId=cn-hangzhou&InstanceId.1=i-bp1iudwa5b1tqa0001&Name=fresh";
+        let reply = send(&app, query).await;
+        assert_eq!(xml_field(&reply, 200, "LastHeartbeatTime"), written);
+    }
+}
+
+#[tokio::test]
+async fn the_data_reader_refuses_times_outside_the_range() {
+    for time in [
+        "0000-06-01T00:00:00Z",
+        "0001-01-01T00:00:00+01:00",
+        "9999-12-31T23:59:59-00:01",
+    ] {
+        let data = json!({"instances": [{"instanceId": "i-1", "regionId": "cn-hangzhou",
+            "plugins": [{"name": "p", "status": "Running", "lastHeartbeatTime": time}]}]})
+        .to_string();
+        let err = fixture::load_str("hostile data", &data).unwrap_err();
+        assert!(
+            err.problem
+                .contains("0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z"),
+            "{time}: {err}"
+        );
+    }
 }

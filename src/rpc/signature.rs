@@ -194,6 +194,15 @@ fn v3_mac(secret: &str, string_to_sign: &str) -> Hmac<Sha256> {
     mac
 }
 
+/// True while a nonce recorded `at` is still remembered at `now`. Checked: a time at the end of
+/// chrono's range has no end of window, so it stays remembered.
+fn within_window(at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+    chrono::TimeDelta::from_std(TIME_WINDOW)
+        .ok()
+        .and_then(|window| at.checked_add_signed(window))
+        .map_or(true, |end| end > now)
+}
+
 /// Nonces seen in the last [`TIME_WINDOW`], per access key, with bounded memory.
 #[derive(Debug, Default)]
 pub struct NonceCache {
@@ -205,9 +214,8 @@ pub struct NonceCache {
 impl NonceCache {
     /// Records `nonce` for `key` at `now`; false when it was already seen in the window.
     pub fn check_and_record(&mut self, key: &str, nonce: &str, now: DateTime<Utc>) -> bool {
-        let window = chrono::Duration::from_std(TIME_WINDOW).expect("small duration");
         while let Some((at, _, _)) = self.order.front() {
-            if *at + window > now && self.order.len() < MAX_NONCES {
+            if within_window(*at, now) && self.order.len() < MAX_NONCES {
                 break;
             }
             let (at, k, n) = self.order.pop_front().expect("front exists");
@@ -218,7 +226,7 @@ impl NonceCache {
         }
         let pair = (key.to_owned(), nonce.to_owned());
         if let Some(at) = self.seen.get(&pair) {
-            if *at + window > now {
+            if within_window(*at, now) {
                 return false;
             }
         }
@@ -360,7 +368,7 @@ fn check_time(value: Option<&str>, now: DateTime<Utc>) -> Result<(), ApiError> {
     let time = value
         .and_then(|v| DateTime::parse_from_rfc3339(v).ok())
         .ok_or(ApiError::TimestampFormat)?;
-    let skew = (time.with_timezone(&Utc) - now).abs();
+    let skew = time.with_timezone(&Utc).signed_duration_since(now).abs();
     if skew.to_std().map_or(true, |s| s > TIME_WINDOW) {
         return Err(ApiError::TimestampExpired);
     }
