@@ -86,6 +86,13 @@ pub enum ApiError {
         /// The server's string to sign.
         string_to_sign: String,
     },
+    /// 400 `SignatureDoesNotMatch`: a V3 `x-acs-content-sha256` that is not the SHA-256 of the
+    /// body received.
+    #[error("The SHA-256 of the request body received, {body_sha256}, is not the signed x-acs-content-sha256.")]
+    BodyHashMismatch {
+        /// Lowercase hex SHA-256 of the body received.
+        body_sha256: String,
+    },
     /// 400 `InvalidTimeStamp.Format`: `Timestamp` or `x-acs-date` unreadable or absent.
     #[error("Specified time stamp or date value is not well formatted.")]
     TimestampFormat,
@@ -166,7 +173,9 @@ impl ApiError {
             Self::IncompleteSignature { .. } => "IncompleteSignature",
             Self::AccessKeyNotFound => "InvalidAccessKeyId.NotFound",
             Self::AccessKeyInactive => "InvalidAccessKeyId.Inactive",
-            Self::SignatureDoesNotMatch { .. } => "SignatureDoesNotMatch",
+            Self::SignatureDoesNotMatch { .. } | Self::BodyHashMismatch { .. } => {
+                "SignatureDoesNotMatch"
+            }
             Self::TimestampFormat => "InvalidTimeStamp.Format",
             Self::TimestampExpired => "InvalidTimeStamp.Expired",
             Self::SignatureNonceUsed => "SignatureNonceUsed",
@@ -207,6 +216,7 @@ impl ApiError {
             | Self::IncompleteSignature { .. }
             | Self::AccessKeyInactive
             | Self::SignatureDoesNotMatch { .. }
+            | Self::BodyHashMismatch { .. }
             | Self::TimestampFormat
             | Self::TimestampExpired
             | Self::SignatureNonceUsed

@@ -3,16 +3,22 @@
 
 mod common;
 
-use axum::body::Body;
-use axum::http::{HeaderValue, Request};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, HeaderValue, Request};
 use axum::Router;
 use chrono::{DateTime, Utc};
 use ecs_emulator::rpc::render::{encode, Format};
-use ecs_emulator::rpc::signature::SignatureMode;
-use ecs_emulator::state::{Clock, Options, SequentialRequestIds};
+use ecs_emulator::rpc::signature::{
+    v3_canonical_request, v3_signature, v3_string_to_sign, SignatureMode,
+};
+use ecs_emulator::state::{Clock, FixedClock, Options, SequentialRequestIds};
 use ecs_emulator::{app, fixture, AppState};
+use http_body_util::channel::{Channel, Sender};
 use serde::Serialize;
 use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
 
 use common::{enc, send, send_request, Reply, BASE};
 
@@ -415,5 +421,275 @@ async fn the_data_reader_refuses_times_outside_the_range() {
                 .contains("0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z"),
             "{time}: {err}"
         );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Holes 1 and 2: a V3 signature covers the body and every header that matters.
+
+const NOW: &str = "2026-11-26T06:38:45Z";
+const SIGNED_ALL: &str =
+    "host;x-acs-action;x-acs-content-sha256;x-acs-date;x-acs-signature-nonce;x-acs-version";
+
+fn strict_app() -> Router {
+    app_on(SignatureMode::Strict, Box::new(FixedClock(at(NOW))))
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// A V3 request signed with `testid`/`testsecret`.
+struct V3 {
+    method: &'static str,
+    query: String,
+    headers: Vec<(&'static str, String)>,
+    signed_headers: String,
+    /// The hash signed as `x-acs-content-sha256` (`None`: no such header; the server then signs
+    /// the body's own hash).
+    content_sha256: Option<String>,
+    body: Vec<u8>,
+}
+
+impl V3 {
+    fn new(nonce: &str) -> Self {
+        Self {
+            method: "POST",
+            query: QUERY.to_owned(),
+            headers: vec![
+                ("host", "ecs.aliyuncs.com".to_owned()),
+                ("x-acs-action", "ListPluginStatus".to_owned()),
+                ("x-acs-version", "2014-05-26".to_owned()),
+                ("x-acs-date", NOW.to_owned()),
+                ("x-acs-signature-nonce", nonce.to_owned()),
+            ],
+            signed_headers: SIGNED_ALL.to_owned(),
+            content_sha256: Some(sha256_hex(b"")),
+            body: Vec::new(),
+        }
+    }
+
+    fn header(mut self, name: &'static str, value: &str) -> Self {
+        self.headers.push((name, value.to_owned()));
+        self
+    }
+
+    fn body(mut self, body: &[u8], content_type: &'static str) -> Self {
+        self.body = body.to_vec();
+        self.header("content-type", content_type)
+    }
+
+    fn signing(mut self, signed_headers: &str) -> Self {
+        self.signed_headers = signed_headers.to_owned();
+        self
+    }
+
+    fn request(&self) -> Request<Body> {
+        self.request_with(Body::from(self.body.clone()))
+    }
+
+    /// The signed request carrying `body` instead of the one signed.
+    fn request_with(&self, body: Body) -> Request<Body> {
+        let mut headers = HeaderMap::new();
+        for (name, value) in &self.headers {
+            headers.insert(*name, HeaderValue::from_str(value).unwrap());
+        }
+        if let Some(hash) = &self.content_sha256 {
+            headers.insert("x-acs-content-sha256", hash.parse().unwrap());
+        }
+        let query: Vec<(String, String)> = self
+            .query
+            .split('&')
+            .map(|pair| {
+                let (k, v) = pair.split_once('=').unwrap();
+                (k.to_owned(), v.to_owned())
+            })
+            .collect();
+        let pairs: Vec<(&str, &str)> = query.iter().map(|(k, v)| (&k[..], &v[..])).collect();
+        let payload = self
+            .content_sha256
+            .clone()
+            .unwrap_or_else(|| sha256_hex(&self.body));
+        let canonical = v3_canonical_request(
+            self.method,
+            &pairs,
+            &headers,
+            &self.signed_headers,
+            &payload,
+        );
+        let signature = v3_signature("testsecret", &v3_string_to_sign(&canonical));
+        let authorization = format!(
+            "ACS3-HMAC-SHA256 Credential=testid,SignedHeaders={},Signature={signature}",
+            self.signed_headers
+        );
+        headers.insert("authorization", authorization.parse().unwrap());
+        let mut request = Request::builder()
+            .method(self.method)
+            .uri(format!("/?{}", self.query))
+            .body(body)
+            .unwrap();
+        *request.headers_mut() = headers;
+        request
+    }
+}
+
+const FORM: &str = "application/x-www-form-urlencoded";
+
+#[tokio::test]
+async fn a_fully_signed_v3_request_with_a_form_body_passes() {
+    let app = strict_app();
+    let body = b"Format=XML&PageSize=1";
+    let mut request = V3::new("n-form").body(body, FORM);
+    request.content_sha256 = Some(sha256_hex(body));
+    let reply = send_request(&app, request.request()).await;
+    assert_eq!(xml_field(&reply, 200, "PageSize"), "1");
+    // Without x-acs-content-sha256 the body's own hash is what is signed.
+    let mut request = V3::new("n-nohash")
+        .body(body, FORM)
+        .signing("host;x-acs-action;x-acs-date;x-acs-signature-nonce;x-acs-version");
+    request.content_sha256 = None;
+    let reply = send_request(&app, request.request()).await;
+    assert_eq!(xml_field(&reply, 200, "TotalCount"), "1");
+}
+
+#[tokio::test]
+async fn a_v3_body_other_than_the_signed_one_is_refused() {
+    let app = strict_app();
+    // Signed for an empty body, sent with a form body that would switch the answer to XML.
+    let request = V3::new("n-1").body(b"Format=XML", FORM);
+    let reply = send_request(&app, request.request()).await;
+    assert_eq!(
+        xml_field(&reply, 400, "Code"),
+        "SignatureDoesNotMatch",
+        "{}",
+        reply.body
+    );
+    let message = xml_field(&reply, 400, "Message");
+    assert_eq!(
+        message,
+        format!(
+            "The SHA-256 of the request body received, {}, is not the signed \
+             x-acs-content-sha256.",
+            sha256_hex(b"Format=XML")
+        )
+    );
+    // Any body, not only a form: its hash is checked too.
+    for (body, content_type) in [
+        (&b"{\"RegionId\":\"cn-shanghai\"}"[..], "application/json"),
+        (&b"\x00\xff"[..], "application/octet-stream"),
+    ] {
+        let nonce = format!("n-{}", content_type.len());
+        let reply = send_request(&app, V3::new(&nonce).body(body, content_type).request()).await;
+        assert_eq!(reply.status, 400, "{}", reply.body);
+        assert_eq!(reply.code(), "SignatureDoesNotMatch", "{}", reply.body);
+        assert!(reply.json()["Message"]
+            .as_str()
+            .unwrap()
+            .contains("is not the signed x-acs-content-sha256"));
+    }
+    // The hash must be the lowercase hex of the body received.
+    let mut request = V3::new("n-upper").body(b"Format=XML", FORM);
+    request.content_sha256 = Some(sha256_hex(b"Format=XML").to_uppercase());
+    let reply = send_request(&app, request.request()).await;
+    assert_eq!(xml_field(&reply, 400, "Code"), "SignatureDoesNotMatch");
+}
+
+#[tokio::test]
+async fn a_refused_body_does_not_burn_the_nonce() {
+    let app = strict_app();
+    let tampered = V3::new("n-keep").body(b"PageSize=1", FORM);
+    let reply = send_request(&app, tampered.request()).await;
+    assert_eq!(reply.code(), "SignatureDoesNotMatch", "{}", reply.body);
+    let genuine = V3::new("n-keep");
+    let reply = send_request(&app, genuine.request()).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+}
+
+/// A body that never arrives, and the sender that keeps it open.
+fn stalled() -> (Sender<Bytes>, Body) {
+    let (sender, body) = Channel::<Bytes>::new(1);
+    (sender, Body::new(body))
+}
+
+#[tokio::test(start_paused = true)]
+async fn strict_mode_reads_any_body_within_the_time_limit() {
+    let app = strict_app();
+    let (_open, body) = stalled();
+    let request = V3::new("n-slow")
+        .header("content-type", "application/json")
+        .request_with(body);
+    let reply = send_request(&app, request).await;
+    assert_eq!(reply.status, 408, "{}", reply.body);
+    assert_eq!(reply.code(), "RequestTimeout");
+}
+
+#[tokio::test]
+async fn off_mode_neither_reads_nor_checks_a_body_it_does_not_use() {
+    let app = app_on(SignatureMode::Off, Box::new(FixedClock(at(NOW))));
+    let reply = send_request(&app, V3::new("n").body(b"Format=XML", FORM).request()).await;
+    assert_eq!(xml_field(&reply, 200, "TotalCount"), "1");
+    let (_open, body) = stalled();
+    let request = V3::new("n")
+        .header("content-type", "application/json")
+        .request_with(body);
+    let reply = tokio::time::timeout(Duration::from_secs(5), send_request(&app, request))
+        .await
+        .expect("answered without waiting for the body");
+    assert_eq!(reply.status, 200, "{}", reply.body);
+}
+
+#[tokio::test]
+async fn signatures_work_at_the_last_second() {
+    let app = app_on(
+        SignatureMode::Strict,
+        Box::new(FixedClock(at("9999-12-31T23:59:59Z"))),
+    );
+    let mut request = V3::new("n-end");
+    request.headers[3].1 = "9999-12-31T23:59:59Z".to_owned();
+    assert_eq!(send_request(&app, request.request()).await.status, 200);
+    let reply = send_request(&app, request.request()).await;
+    assert_eq!(reply.code(), "SignatureNonceUsed", "{}", reply.body);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hole 2: every V3 header that matters is signed.
+
+#[tokio::test]
+async fn a_v3_header_left_out_of_signed_headers_is_incomplete() {
+    let app = strict_app();
+    let all: Vec<&str> = SIGNED_ALL.split(';').collect();
+    for left_out in all.iter().copied().chain(["x-acs-security-token"]) {
+        let signed: Vec<&str> = all.iter().copied().filter(|h| *h != left_out).collect();
+        let mut request = V3::new(&format!("n-{left_out}")).signing(&signed.join(";"));
+        if left_out == "x-acs-security-token" {
+            request = request.header("x-acs-security-token", "token");
+        }
+        let reply = send_request(&app, request.request()).await;
+        assert_eq!(reply.status, 400, "{left_out}: {}", reply.body);
+        assert_eq!(reply.code(), "IncompleteSignature", "{left_out}");
+        let message = reply.json()["Message"].as_str().unwrap().to_owned();
+        assert!(
+            message.starts_with(
+                "The request signature does not conform to Aliyun standards. \
+                 server string to sign is:ACS3-HMAC-SHA256\n"
+            ),
+            "{left_out}: {message}"
+        );
+    }
+    // Headers outside host and x-acs-* may stay unsigned; names are compared in any case.
+    let request = V3::new("n-ok")
+        .header("user-agent", "hostile-test")
+        .signing(&SIGNED_ALL.to_uppercase());
+    let reply = send_request(&app, request.request()).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+}
+
+#[tokio::test]
+async fn an_unsigned_nonce_cannot_be_changed_to_replay_a_request() {
+    let app = strict_app();
+    let signed = "host;x-acs-action;x-acs-content-sha256;x-acs-date;x-acs-version";
+    for nonce in ["first", "second"] {
+        let reply = send_request(&app, V3::new(nonce).signing(signed).request()).await;
+        assert_eq!(reply.code(), "IncompleteSignature", "{}", reply.body);
     }
 }
