@@ -693,3 +693,57 @@ async fn an_unsigned_nonce_cannot_be_changed_to_replay_a_request() {
         assert_eq!(reply.code(), "IncompleteSignature", "{}", reply.body);
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Hole 7: a panic in a control-plane handler.
+
+/// A time source that fails: what the emulator's handlers call, so a panic can be driven
+/// through the real routes and layers.
+struct BrokenClock;
+
+impl Clock for BrokenClock {
+    fn now(&self) -> DateTime<Utc> {
+        panic!("the time source is broken")
+    }
+}
+
+#[tokio::test]
+async fn a_panic_in_the_control_plane_is_answered_in_its_own_format() {
+    let app = app_on(SignatureMode::Off, Box::new(BrokenClock));
+    for (method, path) in [
+        ("GET", "/clock"),
+        (
+            "POST",
+            "/instances/i-bp1iudwa5b1tqa0001/plugins/testPlugin/heartbeat",
+        ),
+    ] {
+        let reply = call(&app, method, path, None).await;
+        let body = reply.json();
+        assert_eq!(reply.status, 500, "{}", reply.body);
+        assert_eq!(
+            body,
+            json!({"code": "InternalError",
+                "message": "The emulator failed while handling this request; the fault is logged."}),
+            "{method} {path}"
+        );
+        assert_eq!(reply.header("content-type"), Some("application/json"));
+    }
+    // The API keeps its own envelope.
+    let reply = send(&app, &format!("{BASE}&{QUERY}")).await;
+    assert_eq!(reply.status, 500, "{}", reply.body);
+    assert_eq!(reply.code(), "InternalError.Dispatch");
+    // Nothing was changed by the failed event.
+    let reply = call(
+        &app,
+        "GET",
+        "/instances/i-bp1iudwa5b1tqa0001/plugins/testPlugin",
+        None,
+    )
+    .await;
+    assert_eq!(
+        reply.json()["lastHeartbeatTime"],
+        Value::Null,
+        "{}",
+        reply.body
+    );
+}
