@@ -16,6 +16,8 @@
 //! - [`engine`]: the data and the paging, pure and synchronous.
 //! - [`error`]: the one error enum, with every wire code and HTTP status.
 //! - [`fixture`]: the data file format, the built-in demo data, and the generator.
+//! - [`text`]: the one rule for text XML answers cannot carry; [`clock`]: the emulator's time
+//!   and its range.
 //! - [`state`]: the shared handle the handlers receive; [`server`]: binding, the ready line,
 //!   graceful shutdown; [`cli`]: flags and subcommands.
 
