@@ -86,6 +86,13 @@ pub enum ApiError {
         /// The server's string to sign.
         string_to_sign: String,
     },
+    /// 400 `SignatureDoesNotMatch`: a V3 `x-acs-content-sha256` that is not the SHA-256 of the
+    /// body received.
+    #[error("The SHA-256 of the request body received, {body_sha256}, is not the signed x-acs-content-sha256.")]
+    BodyHashMismatch {
+        /// Lowercase hex SHA-256 of the body received.
+        body_sha256: String,
+    },
     /// 400 `InvalidTimeStamp.Format`: `Timestamp` or `x-acs-date` unreadable or absent.
     #[error("Specified time stamp or date value is not well formatted.")]
     TimestampFormat,
@@ -166,7 +173,9 @@ impl ApiError {
             Self::IncompleteSignature { .. } => "IncompleteSignature",
             Self::AccessKeyNotFound => "InvalidAccessKeyId.NotFound",
             Self::AccessKeyInactive => "InvalidAccessKeyId.Inactive",
-            Self::SignatureDoesNotMatch { .. } => "SignatureDoesNotMatch",
+            Self::SignatureDoesNotMatch { .. } | Self::BodyHashMismatch { .. } => {
+                "SignatureDoesNotMatch"
+            }
             Self::TimestampFormat => "InvalidTimeStamp.Format",
             Self::TimestampExpired => "InvalidTimeStamp.Expired",
             Self::SignatureNonceUsed => "SignatureNonceUsed",
@@ -207,6 +216,7 @@ impl ApiError {
             | Self::IncompleteSignature { .. }
             | Self::AccessKeyInactive
             | Self::SignatureDoesNotMatch { .. }
+            | Self::BodyHashMismatch { .. }
             | Self::TimestampFormat
             | Self::TimestampExpired
             | Self::SignatureNonceUsed
@@ -223,27 +233,12 @@ impl ApiError {
         }
     }
 
-    /// A parameter error naming the parameter and what is wrong. The name is echoed safely:
-    /// control characters (which XML cannot carry) are escaped and a long name is cut short.
+    /// A parameter error naming the parameter and what is wrong. The name is echoed safely
+    /// ([`crate::text::echo_short`]): what XML cannot carry is replaced by U+FFFD and a long
+    /// name is cut short.
     pub fn invalid(name: &str, reason: impl Into<String>) -> Self {
-        const MAX_ECHO: usize = 100;
-        let mut shown: String = name
-            .chars()
-            .take(MAX_ECHO)
-            .flat_map(|c| {
-                let escaped: Vec<char> = if c.is_control() {
-                    c.escape_default().collect()
-                } else {
-                    vec![c]
-                };
-                escaped
-            })
-            .collect();
-        if name.chars().nth(MAX_ECHO).is_some() {
-            shown.push('…');
-        }
         Self::InvalidParameter {
-            name: shown,
+            name: crate::text::echo_short(name),
             reason: reason.into(),
         }
     }

@@ -89,6 +89,18 @@ impl FaultSpec {
                 "a fault needs a code to answer, a latencyMs to add, or both",
             ));
         }
+        // What a fault answers is echoed in XML too.
+        for (field, value) in [
+            ("action", &self.action),
+            ("regionId", &self.region_id),
+            ("instanceId", &self.instance_id),
+            ("code", &self.code),
+            ("message", &self.message),
+        ] {
+            if let Some(v) = value {
+                crate::text::check(v).map_err(|refusal| refuse(field, refusal))?;
+            }
+        }
         for (field, value) in [
             ("action", &self.action),
             ("regionId", &self.region_id),
@@ -125,11 +137,8 @@ impl FaultSpec {
             if self.code.is_none() {
                 return Err(refuse("message", "a message needs a code"));
             }
-            if message.chars().count() > 1_000 || message.chars().any(char::is_control) {
-                return Err(refuse(
-                    "message",
-                    "must be at most 1000 characters, with no control characters",
-                ));
+            if message.chars().count() > 1_000 {
+                return Err(refuse("message", "must be at most 1000 characters"));
             }
         }
         if self.latency_ms.is_some_and(|ms| ms > MAX_LATENCY_MS) {

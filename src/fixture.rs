@@ -223,23 +223,17 @@ impl<const MAX: usize> TryFrom<String> for Bounded<MAX> {
     }
 }
 
-/// Text of `min` to `max` characters with no control characters: every string of the data is
-/// answered in XML too, and XML 1.0 cannot carry control characters at all.
+/// Text of `min` to `max` characters that [`crate::text::check`] accepts: every string of the
+/// data is answered in XML too.
 fn check_text(value: &str, min: usize, max: usize) -> Result<(), String> {
     let len = value.chars().count();
     if len < min || len > max {
         return Err(format!("expected {min} to {max} characters, got {len}"));
     }
-    if let Some(c) = value.chars().find(|c| c.is_control()) {
-        return Err(format!(
-            "control character {} is not allowed in {value:?}",
-            c.escape_unicode()
-        ));
-    }
-    Ok(())
+    crate::text::check(value).map_err(|refusal| format!("{refusal}, in {value:?}"))
 }
 
-/// A plug-in version: up to 255 characters, possibly empty, no control characters.
+/// A plug-in version: up to 255 characters, possibly empty, text [`crate::text::check`] accepts.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Version(String);
@@ -278,7 +272,8 @@ impl<const MAX: usize> From<&str> for Bounded<MAX> {
     }
 }
 
-/// Times as `YYYY-MM-DDThh:mm:ssZ`; any RFC 3339 time is read, an empty string is `None`.
+/// Times as `YYYY-MM-DDThh:mm:ssZ`; any RFC 3339 time from year 1 to 9999 (in UTC) is read, an
+/// empty string is `None`.
 mod wire_time {
     use chrono::{DateTime, SecondsFormat, Utc};
     use serde::{Deserialize, Deserializer, Serializer};
@@ -295,13 +290,19 @@ mod wire_time {
         if text.is_empty() {
             return Ok(None);
         }
-        DateTime::parse_from_rfc3339(&text)
-            .map(|t| Some(t.with_timezone(&Utc)))
+        let time = DateTime::parse_from_rfc3339(&text)
+            .map(|t| t.with_timezone(&Utc))
             .map_err(|e| {
                 serde::de::Error::custom(format!(
                     "time {text:?} is not RFC 3339 like 2020-01-19T09:15:46Z ({e})"
                 ))
-            })
+            })?;
+        if !crate::clock::in_range(time) {
+            return Err(serde::de::Error::custom(crate::clock::out_of_range(
+                &format!("{text:?}"),
+            )));
+        }
+        Ok(Some(time))
     }
 }
 

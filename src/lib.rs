@@ -16,6 +16,8 @@
 //! - [`engine`]: the data and the paging, pure and synchronous.
 //! - [`error`]: the one error enum, with every wire code and HTTP status.
 //! - [`fixture`]: the data file format, the built-in demo data, and the generator.
+//! - [`text`]: the one rule for text XML answers cannot carry; [`clock`]: the emulator's time
+//!   and its range.
 //! - [`state`]: the shared handle the handlers receive; [`server`]: binding, the ready line,
 //!   graceful shutdown; [`cli`]: flags and subcommands.
 
@@ -31,6 +33,7 @@ pub mod journal;
 pub mod rpc;
 pub mod server;
 pub mod state;
+pub mod text;
 
 use axum::response::Response;
 use axum::Router;
@@ -50,13 +53,19 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// A panic is a fault of the emulator: logged, and answered as `InternalError.Dispatch`.
-fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
-    let detail = panic
+/// What a caught panic says, for the log.
+pub(crate) fn panic_detail<'p>(panic: &'p (dyn std::any::Any + Send + 'static)) -> &'p str {
+    panic
         .downcast_ref::<String>()
         .map(String::as_str)
         .or_else(|| panic.downcast_ref::<&str>().copied())
-        .unwrap_or("unknown panic");
+        .unwrap_or("unknown panic")
+}
+
+/// A panic is a fault of the emulator: logged, and answered as `InternalError.Dispatch`. The
+/// control plane catches its own first ([`admin::router`]) and answers in its own format.
+fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let detail = panic_detail(panic.as_ref());
     tracing::error!(%detail, "a request handler panicked");
     let reply = rpc::render::ReplyTo {
         request_id: state::RandomRequestIds.next_id(),

@@ -217,17 +217,17 @@ pub async fn delete_instance(
         .await
 }
 
-/// An id or name from the path: what the data file allows (no control characters, which XML
-/// answers could not carry).
+/// An id or name from the path: what the data file allows (1 to `max` characters that
+/// [`crate::text::check`] accepts), as it is stored and answered in XML too.
 fn check_text(field: &str, value: &str, max: usize) -> AdminResult<()> {
     let len = value.chars().count();
-    if len == 0 || len > max || value.chars().any(char::is_control) {
+    if len == 0 || len > max {
         return Err(AdminError::invalid_field(
             field,
-            format!("must be 1 to {max} characters with no control characters"),
+            format!("must be 1 to {max} characters, got {len}"),
         ));
     }
-    Ok(())
+    crate::text::check(value).map_err(|refusal| AdminError::invalid_field(field, refusal))
 }
 
 fn check_name(name: &str) -> AdminResult<()> {

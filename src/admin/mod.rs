@@ -20,6 +20,7 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::state::AppState;
 
@@ -80,12 +81,28 @@ pub fn router(state: AppState) -> Router<AppState> {
         .layer(middleware::from_fn_with_state(state, require_token));
     open.method_not_allowed_fallback(method_not_allowed)
         .merge(guarded)
+        .layer(CatchPanicLayer::custom(panic_response))
 }
 
 /// `/_emulator/` itself: no route, answered like any unknown control-plane path (behind the
 /// token like them).
 pub fn bare_prefix(state: AppState) -> axum::routing::MethodRouter<AppState> {
-    axum::routing::any(route_not_found).layer(middleware::from_fn_with_state(state, require_token))
+    axum::routing::any(route_not_found)
+        .layer::<_, std::convert::Infallible>(middleware::from_fn_with_state(state, require_token))
+        .layer(CatchPanicLayer::custom(panic_response))
+}
+
+/// A panic in a control-plane route is a fault of the emulator: logged in detail, and answered
+/// 500 `{"code": "InternalError", "message"}` (SPEC section 7), not in the API's envelope.
+fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let detail = crate::panic_detail(panic.as_ref());
+    tracing::error!(%detail, "a control-plane handler panicked");
+    AdminError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "InternalError",
+        "The emulator failed while handling this request; the fault is logged.",
+    )
+    .into_response()
 }
 
 /// A control-plane error: `{"code", "message"}` with its status.

@@ -139,10 +139,13 @@ pub async fn get_clock(State(state): State<AppState>) -> Response {
     Json(state.clock().view()).into_response()
 }
 
-/// `PUT /_emulator/clock`: `{"now"?, "frozen"?}`.
+/// `PUT /_emulator/clock`: `{"now"?, "frozen"?}`; a `now` outside years 1 to 9999 is 400.
 pub async fn set_clock(State(state): State<AppState>, body: Body) -> AdminResult<Response> {
     let body: ClockBody = read_json(body, false).await?;
-    state.clock().set(body.now, body.frozen);
+    state
+        .clock()
+        .set(body.now, body.frozen)
+        .map_err(|refusal| AdminError::invalid_field("now", refusal))?;
     Ok(Json(state.clock().view()).into_response())
 }
 

@@ -74,8 +74,8 @@ pub struct TransitionRefused {
 
 /// Applies `event` to a plug-in (`None`: not installed) of the given type at time `now`.
 ///
-/// Every accepted event sets the last heartbeat to `now`, and the first one too when it is
-/// empty. A `version` replaces the reported version; an install with none keeps the previous
+/// Every accepted event sets the last heartbeat to `now` in whole seconds (truncated, as every
+/// time the emulator writes), and the first one too when it is empty. A `version` replaces the reported version; an install with none keeps the previous
 /// version, or reports `1.0` for a first install.
 pub fn apply(
     name: &str,
@@ -86,6 +86,7 @@ pub fn apply(
     now: DateTime<Utc>,
 ) -> Result<PluginRecord, TransitionRefused> {
     use PluginStatus::*;
+    let now = crate::clock::whole_seconds(now);
     let status = current.map(|r| r.status);
     let refuse = |why: &str| TransitionRefused {
         event,
@@ -221,6 +222,14 @@ mod tests {
         assert_eq!(beat.first_heartbeat, Some(now));
         assert_eq!(beat.last_heartbeat, Some(later));
         assert_eq!(beat.version, "1.1");
+    }
+
+    #[test]
+    fn heartbeat_times_are_whole_seconds() {
+        let now = at("2026-01-01T00:00:00.999999Z");
+        let fresh = apply("p", None, PluginType::Persist, Event::Install, None, now).unwrap();
+        assert_eq!(fresh.first_heartbeat, Some(at("2026-01-01T00:00:00Z")));
+        assert_eq!(fresh.last_heartbeat, Some(at("2026-01-01T00:00:00Z")));
     }
 
     #[test]

@@ -23,7 +23,6 @@ use crate::journal::{self, RecordedRequest};
 use crate::state::AppState;
 use params::{Decoded, Params};
 use render::{Format, ReplyTo, DEFAULT_HOST};
-use sha2::{Digest, Sha256};
 use signature::{SignatureMode, SignedRequest};
 
 /// The only API version this emulator speaks.
@@ -106,10 +105,10 @@ pub async fn handle(State(state): State<AppState>, request: Request) -> Response
     let (parts, body) = request.into_parts();
     let query = parts.uri.query().unwrap_or_default().as_bytes();
     let query_too_long = query.len() > MAX_QUERY_BYTES;
-    let form = read_form(&parts, body).await;
+    let received = read_body(&parts, body, state.signature_mode()).await;
     let decoded = Decoded::new(
         if query_too_long { b"" } else { query },
-        form.as_ref().ok().and_then(|f| f.as_deref()),
+        received.as_ref().ok().and_then(ReceivedBody::form),
     );
     let recorded_params = journal::redact(decoded.pairs());
     // For the log and the journal: the action the request named, even when it is refused. When
@@ -123,8 +122,7 @@ pub async fn handle(State(state): State<AppState>, request: Request) -> Response
     let reply = ReplyTo {
         request_id: state.next_request_id(),
         host: header_str(&parts.headers, header::HOST.as_str())
-            .unwrap_or(DEFAULT_HOST)
-            .to_owned(),
+            .map_or_else(|| DEFAULT_HOST.to_owned(), crate::text::echo),
         format: requested_format
             .as_deref()
             .map_or(style.default_format(), |f| {
@@ -145,10 +143,7 @@ pub async fn handle(State(state): State<AppState>, request: Request) -> Response
                 limit: MAX_QUERY_BYTES,
             });
         }
-        let form_body = match &form {
-            Ok(body) => body.as_deref().unwrap_or_default(),
-            Err(error) => return Err(error.clone()),
-        };
+        let received = received.as_ref().map_err(Clone::clone)?;
         let params = decoded.into_params()?;
         let action = resolve_action(&params, &parts.headers)?;
         check_version(&params, &parts.headers)?;
@@ -160,9 +155,13 @@ pub async fn handle(State(state): State<AppState>, request: Request) -> Response
         }
         let account = match state.signature_mode() {
             SignatureMode::Off => None,
-            SignatureMode::Strict => {
-                Some(verify_signature(&state, &parts, query, &params, form_body)?)
-            }
+            SignatureMode::Strict => Some(verify_signature(
+                &state,
+                &parts,
+                query,
+                &params,
+                &received.bytes,
+            )?),
         };
         Ok((action, params, account))
     })();
@@ -261,10 +260,8 @@ fn verify_signature(
     parts: &Parts,
     query: &[u8],
     params: &Params,
-    form_body: &[u8],
+    body: &[u8],
 ) -> Result<String, ApiError> {
-    // Hashed only here: off mode never needs it.
-    let body_sha256 = hex::encode(Sha256::digest(form_body));
     // The query alone was already decoded as part of `params`; this cannot fail.
     let query_params = Decoded::new(query, None).into_params()?;
     let query_pairs: Vec<(&str, &str)> = query_params.iter().collect();
@@ -274,7 +271,7 @@ fn verify_signature(
         params: &all_pairs,
         query: &query_pairs,
         headers: &parts.headers,
-        body_sha256: &body_sha256,
+        body,
     };
     let now = state.now();
     let verified = state.read(|store| {
@@ -327,9 +324,30 @@ fn check_version(params: &Params, headers: &HeaderMap) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// A form body's bytes (POST with `application/x-www-form-urlencoded`), `None` for any other
-/// request. Other bodies are not read, but a declared length over the limit is refused.
-async fn read_form(parts: &Parts, body: Body) -> Result<Option<Bytes>, ApiError> {
+/// The body as far as the wire needs it.
+#[derive(Debug, Default)]
+struct ReceivedBody {
+    /// The bytes read: a form's always; in strict mode any body, as V3 signs its hash.
+    bytes: Bytes,
+    /// True for a POST with `Content-Type: application/x-www-form-urlencoded`: its body holds
+    /// parameters.
+    is_form: bool,
+}
+
+impl ReceivedBody {
+    fn form(&self) -> Option<&[u8]> {
+        self.is_form.then_some(&self.bytes[..])
+    }
+}
+
+/// Reads the body of a GET or POST, bounded in size ([`MAX_BODY_BYTES`]) and in time
+/// ([`BODY_TIMEOUT`]). Off mode reads only a form body, so it never waits on a body nor
+/// hashes one it does not use; a declared length over the limit is refused in both modes.
+async fn read_body(
+    parts: &Parts,
+    body: Body,
+    mode: SignatureMode,
+) -> Result<ReceivedBody, ApiError> {
     let too_large = ApiError::BodyTooLarge {
         limit: MAX_BODY_BYTES,
     };
@@ -338,17 +356,20 @@ async fn read_form(parts: &Parts, body: Body) -> Result<Option<Bytes>, ApiError>
     if declared.is_some_and(|len| len > MAX_BODY_BYTES as u64) {
         return Err(too_large);
     }
-    let is_form = header_str(&parts.headers, header::CONTENT_TYPE.as_str()).is_some_and(|ct| {
-        ct.split(';').next().is_some_and(|mime| {
-            mime.trim()
-                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-        })
-    });
-    if parts.method != Method::POST || !is_form {
-        return Ok(None);
+    let is_form = parts.method == Method::POST
+        && header_str(&parts.headers, header::CONTENT_TYPE.as_str()).is_some_and(|ct| {
+            ct.split(';').next().is_some_and(|mime| {
+                mime.trim()
+                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+            })
+        });
+    let signed = mode == SignatureMode::Strict
+        && (parts.method == Method::GET || parts.method == Method::POST);
+    if !is_form && !signed {
+        return Ok(ReceivedBody::default());
     }
     match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, MAX_BODY_BYTES)).await {
-        Ok(Ok(bytes)) => Ok(Some(bytes)),
+        Ok(Ok(bytes)) => Ok(ReceivedBody { bytes, is_form }),
         Ok(Err(_)) => Err(too_large),
         Err(_) => Err(ApiError::BodyTimeout {
             seconds: BODY_TIMEOUT.as_secs(),

@@ -3,6 +3,7 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use std::borrow::Cow;
 
 use crate::error::ApiError;
 
@@ -123,6 +124,9 @@ fn set(response: &mut Response, name: &'static str, value: &str) {
 }
 
 /// Serialises `body` as JSON, or as XML under `root` with the XML declaration.
+///
+/// The XML is well-formed XML 1.0 whatever the text: a character XML cannot carry (which the
+/// data and the echoes already keep out) is replaced by U+FFFD as a last line of defence.
 pub fn encode<T: Serialize>(format: Format, root: &str, body: &T) -> Result<Vec<u8>, String> {
     match format {
         Format::Json => serde_json::to_vec(body).map_err(|e| e.to_string()),
@@ -131,7 +135,13 @@ pub fn encode<T: Serialize>(format: Format, root: &str, body: &T) -> Result<Vec<
             let serializer = quick_xml::se::Serializer::with_root(&mut xml, Some(root))
                 .map_err(|e| e.to_string())?;
             body.serialize(serializer).map_err(|e| e.to_string())?;
-            Ok(xml.into_bytes())
+            Ok(match crate::text::fit_for_xml(&xml) {
+                Cow::Borrowed(_) => xml.into_bytes(),
+                Cow::Owned(fit) => {
+                    tracing::warn!("an XML answer held characters XML cannot carry; replaced");
+                    fit.into_bytes()
+                }
+            })
         }
     }
 }

@@ -49,8 +49,8 @@ pub struct SignedRequest<'a> {
     pub query: &'a [(&'a str, &'a str)],
     /// The request headers.
     pub headers: &'a HeaderMap,
-    /// Hex SHA-256 of the body.
-    pub body_sha256: &'a str,
+    /// The body as received (V3 signs its SHA-256).
+    pub body: &'a [u8],
 }
 
 /// A verified caller: the account the key belongs to.
@@ -194,6 +194,15 @@ fn v3_mac(secret: &str, string_to_sign: &str) -> Hmac<Sha256> {
     mac
 }
 
+/// True while a nonce recorded `at` is still remembered at `now`. Checked: a time at the end of
+/// chrono's range has no end of window, so it stays remembered.
+fn within_window(at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+    chrono::TimeDelta::from_std(TIME_WINDOW)
+        .ok()
+        .and_then(|window| at.checked_add_signed(window))
+        .map_or(true, |end| end > now)
+}
+
 /// Nonces seen in the last [`TIME_WINDOW`], per access key, with bounded memory.
 #[derive(Debug, Default)]
 pub struct NonceCache {
@@ -205,9 +214,8 @@ pub struct NonceCache {
 impl NonceCache {
     /// Records `nonce` for `key` at `now`; false when it was already seen in the window.
     pub fn check_and_record(&mut self, key: &str, nonce: &str, now: DateTime<Utc>) -> bool {
-        let window = chrono::Duration::from_std(TIME_WINDOW).expect("small duration");
         while let Some((at, _, _)) = self.order.front() {
-            if *at + window > now && self.order.len() < MAX_NONCES {
+            if within_window(*at, now) && self.order.len() < MAX_NONCES {
                 break;
             }
             let (at, k, n) = self.order.pop_front().expect("front exists");
@@ -218,7 +226,7 @@ impl NonceCache {
         }
         let pair = (key.to_owned(), nonce.to_owned());
         if let Some(at) = self.seen.get(&pair) {
-            if *at + window > now {
+            if within_window(*at, now) {
                 return false;
             }
         }
@@ -306,13 +314,19 @@ fn verify_v3(
     now: DateTime<Utc>,
     record_nonce: &mut dyn FnMut(&str, &str) -> bool,
 ) -> Result<Verified, ApiError> {
-    let payload = header(request.headers, "x-acs-content-sha256").unwrap_or(request.body_sha256);
+    // Hashed only here: off mode and V1 never need it.
+    let body_sha256 = hex::encode(Sha256::digest(request.body));
+    // A value that is not text cannot be the hash, and must not pass as absent.
+    let claimed_sha256 = request
+        .headers
+        .get("x-acs-content-sha256")
+        .map(|v| v.to_str().unwrap_or_default());
     let canonical_request = v3_canonical_request(
         request.method,
         request.query,
         request.headers,
         auth.signed_headers.unwrap_or_default(),
-        payload,
+        claimed_sha256.unwrap_or(&body_sha256),
     );
     let string_to_sign = v3_string_to_sign(&canonical_request);
     let incomplete = || ApiError::IncompleteSignature {
@@ -321,11 +335,18 @@ fn verify_v3(
     if auth.algorithm != V3_ALGORITHM {
         return Err(ApiError::InvalidSignatureMethod);
     }
-    let (Some(key_id), Some(_), Some(signature)) =
+    let (Some(key_id), Some(signed_headers), Some(signature)) =
         (auth.credential, auth.signed_headers, auth.signature)
     else {
         return Err(incomplete());
     };
+    if let Some(name) = unsigned_header(request.headers, signed_headers) {
+        tracing::debug!(
+            header = name,
+            "V3 request carries a header it does not sign"
+        );
+        return Err(incomplete());
+    }
     let (account, secret) = enabled_key(store, key_id)?;
     check_time(header(request.headers, "x-acs-date"), now)?;
     let nonce = header(request.headers, "x-acs-signature-nonce")
@@ -339,10 +360,29 @@ fn verify_v3(
         tracing::debug!(%canonical_request, %string_to_sign, "V3 signature mismatch");
         return Err(ApiError::SignatureDoesNotMatch { string_to_sign });
     }
+    // After the signature, so that only the key's holder learns the body's hash; before the
+    // nonce, so that a replay with another body cannot burn it.
+    if claimed_sha256.is_some_and(|claimed| claimed != body_sha256) {
+        return Err(ApiError::BodyHashMismatch { body_sha256 });
+    }
     if !record_nonce(key_id, nonce) {
         return Err(ApiError::SignatureNonceUsed);
     }
     Ok(Verified { account })
+}
+
+/// A header the request carries that V3 wants signed (`host` and every `x-acs-*`) but
+/// `signed_headers` does not name: left unsigned, it could be changed or replayed freely.
+fn unsigned_header<'h>(headers: &'h HeaderMap, signed_headers: &str) -> Option<&'h str> {
+    let signed: Vec<String> = signed_headers
+        .split(';')
+        .map(|n| n.trim().to_ascii_lowercase())
+        .collect();
+    headers
+        .keys()
+        .map(|name| name.as_str())
+        .filter(|name| *name == "host" || name.starts_with("x-acs-"))
+        .find(|name| !signed.iter().any(|s| s == name))
 }
 
 fn enabled_key<'s>(store: &'s Store, key_id: &str) -> Result<(String, &'s str), ApiError> {
@@ -360,7 +400,7 @@ fn check_time(value: Option<&str>, now: DateTime<Utc>) -> Result<(), ApiError> {
     let time = value
         .and_then(|v| DateTime::parse_from_rfc3339(v).ok())
         .ok_or(ApiError::TimestampFormat)?;
-    let skew = (time.with_timezone(&Utc) - now).abs();
+    let skew = time.with_timezone(&Utc).signed_duration_since(now).abs();
     if skew.to_std().map_or(true, |s| s > TIME_WINDOW) {
         return Err(ApiError::TimestampExpired);
     }
