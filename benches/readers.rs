@@ -144,7 +144,14 @@ fn main() {
         let plugin_body = r#"{"version": "2.0", "status": "Stopped"}"#;
         let mut rows: Vec<(&str, Duration, Latencies)> = Vec::new();
         let mut replacement = Some(replacement);
-        for phase in ["idle", "first change", "export", "writes", "reset", "replace"] {
+        for phase in [
+            "idle",
+            "first change",
+            "export",
+            "writes",
+            "reset",
+            "replace",
+        ] {
             *current.lock().unwrap() = Latencies::default();
             let began = Instant::now();
             match phase {

@@ -96,13 +96,7 @@ pub fn bare_prefix(state: AppState) -> axum::routing::MethodRouter<AppState> {
 /// 500 `{"code": "InternalError", "message"}` (SPEC section 7), not in the API's envelope.
 fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
     let detail = crate::panic_detail(panic.as_ref());
-    tracing::error!(%detail, "a control-plane handler panicked");
-    AdminError::new(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "InternalError",
-        "The emulator failed while handling this request; the fault is logged.",
-    )
-    .into_response()
+    AdminError::internal(format_args!("a handler panicked: {detail}")).into_response()
 }
 
 /// A control-plane error: `{"code", "message"}` with its status.
@@ -153,7 +147,7 @@ impl AdminError {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "InternalError",
-            "the emulator failed to answer; see its log",
+            "The emulator failed while handling this request; the fault is logged.",
         )
     }
 
