@@ -37,9 +37,6 @@ pub const MAX_BODY_BYTES: usize = 1 << 20;
 /// so the emulator's own limit sits below that: every over-long query it can see gets the
 /// error envelope.
 pub const MAX_QUERY_BYTES: usize = 60 << 10;
-/// How long a request body may take to arrive.
-pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// The actions this emulator answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -106,12 +103,17 @@ pub async fn handle(State(state): State<AppState>, request: Request) -> Response
     let (parts, body) = request.into_parts();
     let query = parts.uri.query().unwrap_or_default().as_bytes();
     let query_too_long = query.len() > MAX_QUERY_BYTES;
-    let form = read_form(&parts, body).await;
+    // The request's own time (`--request-timeout`) bounds the body's arrival; what follows
+    // awaits nothing but the injected latency, which does not count against it.
+    let form = read_form(&parts, body, state.request_timeout()).await;
     let decoded = Decoded::new(
         if query_too_long { b"" } else { query },
         form.as_ref().ok().and_then(|f| f.as_deref()),
     );
-    let recorded_params = journal::redact(decoded.pairs());
+    // Copied only when the journal keeps anything: with a bound of 0 nothing is copied.
+    let recorded_params = state
+        .journal(|journal| journal.is_recording())
+        .then(|| journal::redact(decoded.pairs()));
     // For the log and the journal: the action the request named, even when it is refused. When
     // the request is accepted this is the action resolved below.
     let action = action_name(decoded.lossy("Action"), &parts.headers).and_then(Action::parse);
@@ -201,17 +203,18 @@ pub async fn handle(State(state): State<AppState>, request: Request) -> Response
         elapsed_us = started.elapsed().as_micros() as u64,
         "request"
     );
-    state.journal(|journal| {
-        journal.record(RecordedRequest {
+    if let Some(params) = recorded_params {
+        let recorded = RecordedRequest {
             request_id: reply.request_id.clone(),
             time: received_at,
             method: parts.method.to_string(),
             action: action.map_or("", Action::name).to_owned(),
-            params: recorded_params,
+            params,
             status,
             code,
-        });
-    });
+        };
+        state.journal(|journal| journal.record(recorded));
+    }
     response
 }
 
@@ -324,8 +327,13 @@ fn check_version(params: &Params, headers: &HeaderMap) -> Result<(), ApiError> {
 }
 
 /// A form body's bytes (POST with `application/x-www-form-urlencoded`), `None` for any other
-/// request. Other bodies are not read, but a declared length over the limit is refused.
-async fn read_form(parts: &Parts, body: Body) -> Result<Option<Bytes>, ApiError> {
+/// request. Other bodies are not read, but a declared length over the limit is refused. The
+/// whole body must arrive within `timeout`.
+async fn read_form(
+    parts: &Parts,
+    body: Body,
+    timeout: Duration,
+) -> Result<Option<Bytes>, ApiError> {
     let too_large = ApiError::BodyTooLarge {
         limit: MAX_BODY_BYTES,
     };
@@ -343,11 +351,11 @@ async fn read_form(parts: &Parts, body: Body) -> Result<Option<Bytes>, ApiError>
     if parts.method != Method::POST || !is_form {
         return Ok(None);
     }
-    match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, MAX_BODY_BYTES)).await {
+    match tokio::time::timeout(timeout, axum::body::to_bytes(body, MAX_BODY_BYTES)).await {
         Ok(Ok(bytes)) => Ok(Some(bytes)),
         Ok(Err(_)) => Err(too_large),
         Err(_) => Err(ApiError::BodyTimeout {
-            seconds: BODY_TIMEOUT.as_secs(),
+            seconds: timeout.as_secs(),
         }),
     }
 }
