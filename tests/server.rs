@@ -16,9 +16,14 @@ struct Emulator {
 
 impl Emulator {
     fn start(args: &[&str]) -> Self {
+        Self::start_with_env(args, &[])
+    }
+
+    fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_ecs-emulator"))
             .args(["--listen", "127.0.0.1:0"])
             .args(args)
+            .envs(env.iter().copied())
             .env("RUST_LOG", "warn")
             .env_remove("ECS_EMULATOR_DATA")
             .stdout(Stdio::piped())
@@ -535,5 +540,43 @@ fn the_connection_limit_holds() {
             "still refused after the held connections closed"
         );
         std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The new flags' environment twins, and their bad values refused at start-up.
+#[test]
+fn the_bounds_have_environment_twins_and_refuse_bad_values() {
+    let emulator = Emulator::start_with_env(
+        &[],
+        &[
+            ("ECS_EMULATOR_REQUESTS_BYTES", "0"),
+            ("ECS_EMULATOR_REQUEST_TIMEOUT", "1"),
+            ("ECS_EMULATOR_MAX_CONNECTIONS", "2"),
+        ],
+    );
+    emulator.assert_serving();
+    assert!(emulator.journal().0.is_empty());
+    let reply = stalled_body(&emulator, "PUT /_emulator/state HTTP/1.1", 100, 1);
+    assert_eq!(reply.status, 408, "{}", reply.body);
+    assert!(reply.body.contains("within 1 seconds"), "{}", reply.body);
+    let held: Vec<TcpStream> = (0..2)
+        .map(|_| TcpStream::connect(emulator.addr).expect("connect"))
+        .collect();
+    assert_eq!(emulator.get(QUERY).status, 503);
+    drop(held);
+
+    for (flag, value) in [
+        ("--max-connections", "0"),
+        ("--request-timeout", "0"),
+        ("--requests-bytes", "16MiB"),
+        ("--max-connections", "many"),
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_ecs-emulator"))
+            .args(["--listen", "127.0.0.1:0", flag, value])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{flag} {value}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(flag), "{flag} {value}: {stderr}");
     }
 }
