@@ -17,7 +17,8 @@
 //! - [`error`]: the one error enum, with every wire code and HTTP status.
 //! - [`fixture`]: the data file format, the built-in demo data, and the generator.
 //! - [`state`]: the shared handle the handlers receive; [`server`]: binding, the ready line,
-//!   graceful shutdown; [`cli`]: flags and subcommands.
+//!   the connection limit, graceful shutdown; [`cli`]: flags and subcommands.
+//! - [`journal`]: the request journal, bounded in count and bytes; [`faults`]: fault rules.
 
 pub mod admin;
 pub mod api;
