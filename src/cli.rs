@@ -38,6 +38,17 @@ pub struct ServeArgs {
     /// How many API requests `GET /_emulator/requests` keeps (0 keeps none).
     #[arg(long, env = "ECS_EMULATOR_REQUESTS_LIMIT", default_value_t = crate::journal::DEFAULT_CAPACITY)]
     pub requests_limit: usize,
+    /// How many bytes the kept requests may take (0 keeps none); the oldest are dropped first.
+    /// A parameter value over 4 KiB is kept cut, with a `…[cut: N bytes in all]` marker.
+    #[arg(long, value_name = "BYTES", env = "ECS_EMULATOR_REQUESTS_BYTES", default_value_t = crate::journal::DEFAULT_MAX_BYTES)]
+    pub requests_bytes: usize,
+    /// Seconds a request may take to arrive (its body) and be handled; injected latency does
+    /// not count. Past it: 408 `RequestTimeout`.
+    #[arg(long, value_name = "SECS", env = "ECS_EMULATOR_REQUEST_TIMEOUT", default_value_t = crate::server::DEFAULT_REQUEST_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub request_timeout: u64,
+    /// Most connections served at once; one more is answered 503 `ServiceUnavailable` and closed.
+    #[arg(long, value_name = "N", env = "ECS_EMULATOR_MAX_CONNECTIONS", default_value_t = crate::server::DEFAULT_MAX_CONNECTIONS, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections: u32,
     /// Log line format; levels come from RUST_LOG (default info).
     #[arg(long, env = "ECS_EMULATOR_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

@@ -60,11 +60,18 @@ pub enum ApiError {
         /// The limit.
         limit: usize,
     },
-    /// 408 `RequestTimeout`: the body did not arrive in time.
+    /// 408 `RequestTimeout`: the body did not arrive in time (`--request-timeout`).
     #[error("The request body was not received within {seconds} seconds.")]
     BodyTimeout {
         /// The limit.
         seconds: u64,
+    },
+    /// 503 `ServiceUnavailable`: the emulator already serves `--max-connections` connections;
+    /// answered on the refused connection, which is then closed.
+    #[error("The emulator is serving its limit of {limit} connections; retry later.")]
+    TooManyConnections {
+        /// The limit.
+        limit: usize,
     },
 
     // ---- signatures and access keys (only with `--signature strict`) ----
@@ -170,6 +177,7 @@ impl ApiError {
             Self::QueryTooLong { .. } => "InvalidParameter.QueryTooLong",
             Self::BodyTooLarge { .. } => "InvalidParameter.BodyTooLarge",
             Self::BodyTimeout { .. } => "RequestTimeout",
+            Self::TooManyConnections { .. } => "ServiceUnavailable",
             Self::IncompleteSignature { .. } => "IncompleteSignature",
             Self::AccessKeyNotFound => "InvalidAccessKeyId.NotFound",
             Self::AccessKeyInactive => "InvalidAccessKeyId.Inactive",
@@ -229,6 +237,7 @@ impl ApiError {
             | Self::InvalidMaxResults
             | Self::InvalidNextToken => StatusCode::BAD_REQUEST,
             Self::InternalDispatch => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::TooManyConnections { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Injected { status, .. } => *status,
         }
     }

@@ -6,8 +6,8 @@
 //! any of the request's `InstanceId.N`). A matching rule fires unless it already fired `times`
 //! times, and then only with its `probability`, drawn from its own generator seeded with
 //! `seed`: the same rules and requests give the same faults on every run. The latencies of all
-//! firing rules add up; the first firing rule with a `code` answers the request with that
-//! error, and the rules after it are not tried.
+//! firing rules add up, to at most [`MAX_LATENCY_MS`] in all; the first firing rule with a
+//! `code` answers the request with that error, and the rules after it are not tried.
 
 use std::time::Duration;
 
@@ -292,7 +292,9 @@ impl Faults {
         self.rules.clear();
     }
 
-    /// Decides what happens to a request, counting the rules that fire.
+    /// Decides what happens to a request, counting the rules that fire. The latencies of the
+    /// firing rules add up to at most [`MAX_LATENCY_MS`], the bound of one rule, so that a
+    /// thousand slow rules cannot hold a request for days.
     pub fn inject(&mut self, target: &Target<'_>) -> Injection {
         let mut injection = Injection::default();
         for rule in &mut self.rules {
@@ -325,6 +327,7 @@ impl Faults {
                 break;
             }
         }
+        injection.latency = injection.latency.min(Duration::from_millis(MAX_LATENCY_MS));
         injection
     }
 }
@@ -444,6 +447,21 @@ mod tests {
         assert_eq!(error.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(injection.retry_after_ms, None);
         assert_eq!(faults.list()[2].fired, 0);
+    }
+
+    #[test]
+    fn the_latencies_of_all_firing_rules_add_up_to_at_most_the_bound_of_one() {
+        let mut faults = Faults::default();
+        for _ in 0..3 {
+            let slowest = FaultSpec {
+                latency_ms: Some(MAX_LATENCY_MS),
+                ..FaultSpec::default()
+            };
+            faults.add(slowest).unwrap();
+        }
+        let injection = faults.inject(&target("r", &[]));
+        assert_eq!(injection.latency, Duration::from_millis(MAX_LATENCY_MS));
+        assert!(faults.list().iter().all(|rule| rule.fired == 1));
     }
 
     #[test]

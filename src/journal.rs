@@ -1,5 +1,10 @@
 //! The request journal: the last API requests received, newest first, for tests to assert
 //! on what their code sent (`GET /_emulator/requests`). Secrets never enter it.
+//!
+//! It is bounded twice: in requests ([`DEFAULT_CAPACITY`]) and in bytes
+//! ([`DEFAULT_MAX_BYTES`], counted by [`RecordedRequest::bytes`]); the oldest requests are
+//! dropped until both bounds hold. A parameter value over [`MAX_VALUE_BYTES`] (a name over
+//! [`MAX_NAME_BYTES`]) is kept cut, ending in a visible marker (see [`keep_cut`]).
 
 use std::collections::VecDeque;
 
@@ -12,6 +17,16 @@ pub const REDACTED: &str = "***";
 
 /// Default number of requests kept.
 pub const DEFAULT_CAPACITY: usize = 1_000;
+/// Default number of bytes the kept requests may take: 16 MiB.
+pub const DEFAULT_MAX_BYTES: usize = 16 << 20;
+/// Longest parameter value kept whole: 4 KiB. A longer one is cut (see [`keep_cut`]).
+pub const MAX_VALUE_BYTES: usize = 4 << 10;
+/// Longest parameter name kept whole. A longer one is cut (see [`keep_cut`]).
+pub const MAX_NAME_BYTES: usize = 256;
+/// Bytes counted for each kept request besides its texts (its fields and slot).
+const REQUEST_OVERHEAD: usize = 256;
+/// Bytes counted for each kept parameter besides its texts (two string headers).
+const PARAM_OVERHEAD: usize = 48;
 
 /// One received API request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -33,6 +48,20 @@ pub struct RecordedRequest {
     pub status: u16,
     /// The error code answered, empty on success.
     pub code: String,
+}
+
+impl RecordedRequest {
+    /// What the request costs against the journal's byte bound: the bytes of its texts plus a
+    /// fixed overhead per request and per parameter.
+    pub fn bytes(&self) -> usize {
+        let texts = self.request_id.len() + self.method.len() + self.action.len() + self.code.len();
+        let params: usize = self
+            .params
+            .iter()
+            .map(|(k, v)| k.len() + v.len() + PARAM_OVERHEAD)
+            .sum();
+        REQUEST_OVERHEAD + texts + params
+    }
 }
 
 fn rfc3339_millis<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
@@ -58,15 +87,32 @@ pub fn is_secret(name: &str) -> bool {
         || lower.contains("password")
 }
 
-/// Parameters with secret values replaced by [`REDACTED`].
+/// Parameters as the journal keeps them: secret values replaced by [`REDACTED`] (decided on
+/// the whole name), names over [`MAX_NAME_BYTES`] and values over [`MAX_VALUE_BYTES`] cut.
 pub fn redact<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Vec<(String, String)> {
     pairs
         .into_iter()
         .map(|(k, v)| {
             let value = if is_secret(k) { REDACTED } else { v };
-            (k.to_owned(), value.to_owned())
+            (
+                keep_cut(k, MAX_NAME_BYTES),
+                keep_cut(value, MAX_VALUE_BYTES),
+            )
         })
         .collect()
+}
+
+/// `text` whole if it has at most `limit` bytes, else its first `limit` bytes (back to a
+/// character boundary) followed by `…[cut: N bytes in all]`, N being the whole text's length.
+pub fn keep_cut(text: &str, limit: usize) -> String {
+    if text.len() <= limit {
+        return text.to_owned();
+    }
+    let mut end = limit;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…[cut: {} bytes in all]", &text[..end], text.len())
 }
 
 /// Which requests a query wants.
@@ -80,37 +126,57 @@ pub struct Filter {
     pub limit: Option<usize>,
 }
 
-/// A bounded ring of requests; the oldest is dropped when it is full.
+/// A ring of requests bounded in count and in bytes; the oldest are dropped first.
 #[derive(Debug)]
 pub struct Journal {
     capacity: usize,
-    entries: VecDeque<RecordedRequest>,
+    max_bytes: usize,
+    /// The sum of the kept requests' [`RecordedRequest::bytes`].
+    bytes: usize,
+    /// Newest first, each with its [`RecordedRequest::bytes`].
+    entries: VecDeque<(usize, RecordedRequest)>,
 }
 
 impl Journal {
-    /// An empty journal keeping `capacity` requests (0 keeps none).
-    pub fn new(capacity: usize) -> Self {
+    /// An empty journal keeping at most `capacity` requests taking at most `max_bytes` (either
+    /// 0 keeps none).
+    pub fn new(capacity: usize, max_bytes: usize) -> Self {
         Self {
             capacity,
+            max_bytes,
+            bytes: 0,
             entries: VecDeque::with_capacity(capacity.min(DEFAULT_CAPACITY)),
         }
     }
 
-    /// Records a request.
+    /// False when nothing is ever kept (a bound of 0): then callers need not even build a
+    /// [`RecordedRequest`].
+    pub fn is_recording(&self) -> bool {
+        self.capacity > 0 && self.max_bytes > 0
+    }
+
+    /// Records a request, dropping the oldest until both bounds hold. A request larger than
+    /// the whole byte bound is not kept (the older ones stay).
     pub fn record(&mut self, request: RecordedRequest) {
-        if self.capacity == 0 {
+        let size = request.bytes();
+        if !self.is_recording() || size > self.max_bytes {
             return;
         }
-        if self.entries.len() == self.capacity {
-            self.entries.pop_back();
+        while self.entries.len() >= self.capacity || self.bytes + size > self.max_bytes {
+            match self.entries.pop_back() {
+                Some((dropped, _)) => self.bytes -= dropped,
+                None => break,
+            }
         }
-        self.entries.push_front(request);
+        self.bytes += size;
+        self.entries.push_front((size, request));
     }
 
     /// The requests matching `filter`, newest first.
     pub fn query(&self, filter: &Filter) -> Vec<RecordedRequest> {
         self.entries
             .iter()
+            .map(|(_, r)| r)
             .filter(|r| filter.action.as_ref().map_or(true, |a| &r.action == a))
             .filter(|r| filter.code.as_ref().map_or(true, |c| &r.code == c))
             .take(filter.limit.unwrap_or(usize::MAX))
@@ -121,11 +187,22 @@ impl Journal {
     /// Forgets every request.
     pub fn clear(&mut self) {
         self.entries.clear();
+        self.bytes = 0;
     }
 
     /// How many requests it keeps at most.
     pub fn capacity(&self) -> usize {
         self.capacity
+    }
+
+    /// How many bytes its requests may take at most.
+    pub fn max_bytes(&self) -> usize {
+        self.max_bytes
+    }
+
+    /// How many bytes its requests take now, as [`RecordedRequest::bytes`] counts them.
+    pub fn bytes(&self) -> usize {
+        self.bytes
     }
 }
 
@@ -147,7 +224,7 @@ mod tests {
 
     #[test]
     fn keeps_the_newest_first_and_drops_the_oldest() {
-        let mut journal = Journal::new(3);
+        let mut journal = Journal::new(3, DEFAULT_MAX_BYTES);
         for n in 0..5 {
             journal.record(request(n, "A", ""));
         }
@@ -163,7 +240,7 @@ mod tests {
 
     #[test]
     fn filters_by_action_code_and_limit() {
-        let mut journal = Journal::new(10);
+        let mut journal = Journal::new(10, DEFAULT_MAX_BYTES);
         journal.record(request(1, "A", ""));
         journal.record(request(2, "A", "Throttling.User"));
         journal.record(request(3, "", "MissingParameter"));
@@ -218,5 +295,56 @@ mod tests {
         let got = redact(pairs);
         let values: Vec<&str> = got.iter().map(|(_, v)| v.as_str()).collect();
         assert_eq!(values, [REDACTED, REDACTED, REDACTED, "n", "LTAI"]);
+    }
+
+    #[test]
+    fn long_values_and_names_are_kept_cut_with_a_marker_and_secrets_stay_redacted() {
+        let long = "é".repeat(10_000);
+        let long_name = format!("{}Password", "N".repeat(1_000));
+        let got = redact([
+            ("Name", long.as_str()),
+            (long_name.as_str(), "hunter2"),
+            ("Short", "kept"),
+        ]);
+        let (name, value) = &got[0];
+        assert_eq!(name, "Name");
+        assert!(value.ends_with("…[cut: 20000 bytes in all]"), "{value}");
+        assert!(value.len() <= MAX_VALUE_BYTES + 32);
+        assert!(value.starts_with(&"é".repeat(100)));
+        let (name, value) = &got[1];
+        assert!(name.ends_with("…[cut: 1008 bytes in all]"), "{name}");
+        assert_eq!(value, REDACTED);
+        assert_eq!(got[2], ("Short".to_owned(), "kept".to_owned()));
+    }
+
+    #[test]
+    fn stays_within_its_byte_bound_dropping_the_oldest() {
+        let max_bytes = 100_000;
+        let mut journal = Journal::new(1_000, max_bytes);
+        for n in 0..200 {
+            let mut big = request(n, "A", "");
+            big.params = redact([("Name", "x".repeat(900_000).as_str())]);
+            big.params
+                .extend((0..5).map(|i| (format!("P{i}"), "y".repeat(4_000))));
+            journal.record(big);
+            assert!(journal.bytes() <= max_bytes, "{} bytes", journal.bytes());
+        }
+        let kept = journal.query(&Filter::default());
+        assert!((1..200).contains(&kept.len()), "{}", kept.len());
+        assert_eq!(kept[0].request_id, "r199");
+        let counted: usize = kept.iter().map(RecordedRequest::bytes).sum();
+        assert_eq!(counted, journal.bytes());
+        journal.clear();
+        assert_eq!(journal.bytes(), 0);
+    }
+
+    #[test]
+    fn a_bound_of_zero_keeps_nothing() {
+        for mut journal in [Journal::new(0, DEFAULT_MAX_BYTES), Journal::new(10, 0)] {
+            assert!(!journal.is_recording());
+            journal.record(request(1, "A", ""));
+            assert!(journal.query(&Filter::default()).is_empty());
+        }
+        assert!(Journal::new(1, 1).is_recording());
     }
 }

@@ -19,7 +19,8 @@
 //! - [`text`]: the one rule for text XML answers cannot carry; [`clock`]: the emulator's time
 //!   and its range.
 //! - [`state`]: the shared handle the handlers receive; [`server`]: binding, the ready line,
-//!   graceful shutdown; [`cli`]: flags and subcommands.
+//!   the connection limit, graceful shutdown; [`cli`]: flags and subcommands.
+//! - [`journal`]: the request journal, bounded in count and bytes; [`faults`]: fault rules.
 
 pub mod admin;
 pub mod api;

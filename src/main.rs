@@ -83,12 +83,17 @@ fn serve(args: ServeArgs) -> ExitCode {
         signature: args.signature,
         admin_token: args.admin_token.filter(|t| !t.is_empty()),
         journal_capacity: args.requests_limit,
+        journal_max_bytes: args.requests_bytes,
+        request_timeout: std::time::Duration::from_secs(args.request_timeout),
         ..state::Options::default()
     };
     let state = AppState::with_options(store, options);
     let result = runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(&args.listen).await?;
-        server::serve(listener, app(state), server::shutdown_signal()).await
+        let limits = server::Limits {
+            max_connections: args.max_connections as usize,
+        };
+        server::serve(listener, app(state), server::shutdown_signal(), limits).await
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

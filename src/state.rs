@@ -44,6 +44,10 @@ pub struct Options {
     pub admin_token: Option<String>,
     /// How many API requests the journal keeps.
     pub journal_capacity: usize,
+    /// How many bytes the journal's requests may take.
+    pub journal_max_bytes: usize,
+    /// How long a request may take to arrive and be handled, injected latency not counted.
+    pub request_timeout: Duration,
 }
 
 impl Default for Options {
@@ -54,6 +58,8 @@ impl Default for Options {
             signature: SignatureMode::Off,
             admin_token: None,
             journal_capacity: journal::DEFAULT_CAPACITY,
+            journal_max_bytes: journal::DEFAULT_MAX_BYTES,
+            request_timeout: crate::server::DEFAULT_REQUEST_TIMEOUT,
         }
     }
 }
@@ -104,6 +110,7 @@ struct Inner {
     clock: EmulatorClock,
     signature: SignatureMode,
     admin_token: Option<String>,
+    request_timeout: Duration,
     nonces: Mutex<NonceCache>,
     journal: Mutex<Journal>,
     faults: Mutex<Faults>,
@@ -141,8 +148,12 @@ impl AppState {
                 clock: EmulatorClock::new(options.clock),
                 signature: options.signature,
                 admin_token: options.admin_token,
+                request_timeout: options.request_timeout,
                 nonces: Mutex::new(NonceCache::default()),
-                journal: Mutex::new(Journal::new(options.journal_capacity)),
+                journal: Mutex::new(Journal::new(
+                    options.journal_capacity,
+                    options.journal_max_bytes,
+                )),
                 faults: Mutex::new(Faults::default()),
             }),
         }
@@ -166,6 +177,11 @@ impl AppState {
     /// The control plane's bearer token, if one is required.
     pub fn admin_token(&self) -> Option<&str> {
         self.inner.admin_token.as_deref()
+    }
+
+    /// How long a request may take to arrive and be handled (`--request-timeout`).
+    pub fn request_timeout(&self) -> Duration {
+        self.inner.request_timeout
     }
 
     /// Records a signature nonce of `key`; false when it was used in the last 15 minutes.

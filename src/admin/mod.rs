@@ -6,7 +6,8 @@
 //!
 //! Every error is `{"code", "message"}` with the message naming the bad field; a refused
 //! request changes nothing. With `--admin-token`, every route but `health` and `ready` wants
-//! `Authorization: Bearer TOKEN` and answers 401 otherwise, before reading anything.
+//! `Authorization: Bearer TOKEN` and answers 401 otherwise, before reading anything. Every
+//! route must be received and handled within `--request-timeout`, else 408 `RequestTimeout`.
 
 mod data;
 mod ops;
@@ -78,9 +79,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         )
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn_with_state(state, require_token));
+        .layer(middleware::from_fn_with_state(state.clone(), require_token));
     open.method_not_allowed_fallback(method_not_allowed)
         .merge(guarded)
+        .layer(middleware::from_fn_with_state(state, bound_time))
         .layer(CatchPanicLayer::custom(panic_response))
 }
 
@@ -88,7 +90,11 @@ pub fn router(state: AppState) -> Router<AppState> {
 /// token like them).
 pub fn bare_prefix(state: AppState) -> axum::routing::MethodRouter<AppState> {
     axum::routing::any(route_not_found)
-        .layer::<_, std::convert::Infallible>(middleware::from_fn_with_state(state, require_token))
+        .layer::<_, std::convert::Infallible>(middleware::from_fn_with_state(
+            state.clone(),
+            require_token,
+        ))
+        .layer::<_, std::convert::Infallible>(middleware::from_fn_with_state(state, bound_time))
         .layer(CatchPanicLayer::custom(panic_response))
 }
 
@@ -97,6 +103,25 @@ pub fn bare_prefix(state: AppState) -> axum::routing::MethodRouter<AppState> {
 fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
     let detail = crate::panic_detail(panic.as_ref());
     AdminError::internal(format_args!("a handler panicked: {detail}")).into_response()
+}
+
+/// 408 `RequestTimeout` unless the request is received and handled within
+/// `--request-timeout`. A handler is only stopped where it awaits (reading the body, waiting for
+/// a blocking task), before it changes anything, so a timed-out request changes nothing.
+async fn bound_time(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let limit = state.request_timeout();
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => AdminError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "RequestTimeout",
+            format!(
+                "request: not received and handled within {} seconds (--request-timeout)",
+                limit.as_secs()
+            ),
+        )
+        .into_response(),
+    }
 }
 
 /// A control-plane error: `{"code", "message"}` with its status.

@@ -36,9 +36,6 @@ pub const MAX_BODY_BYTES: usize = 1 << 20;
 /// so the emulator's own limit sits below that: every over-long query it can see gets the
 /// error envelope.
 pub const MAX_QUERY_BYTES: usize = 60 << 10;
-/// How long a request body may take to arrive.
-pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// The actions this emulator answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -105,12 +102,23 @@ pub async fn handle(State(state): State<AppState>, request: Request) -> Response
     let (parts, body) = request.into_parts();
     let query = parts.uri.query().unwrap_or_default().as_bytes();
     let query_too_long = query.len() > MAX_QUERY_BYTES;
-    let received = read_body(&parts, body, state.signature_mode()).await;
+    // The request's own time (`--request-timeout`) bounds the body's arrival; what follows
+    // awaits nothing but the injected latency, which does not count against it.
+    let received = read_body(
+        &parts,
+        body,
+        state.signature_mode(),
+        state.request_timeout(),
+    )
+    .await;
     let decoded = Decoded::new(
         if query_too_long { b"" } else { query },
         received.as_ref().ok().and_then(ReceivedBody::form),
     );
-    let recorded_params = journal::redact(decoded.pairs());
+    // Copied only when the journal keeps anything: with a bound of 0 nothing is copied.
+    let recorded_params = state
+        .journal(|journal| journal.is_recording())
+        .then(|| journal::redact(decoded.pairs()));
     // For the log and the journal: the action the request named, even when it is refused. When
     // the request is accepted this is the action resolved below.
     let action = action_name(decoded.lossy("Action"), &parts.headers).and_then(Action::parse);
@@ -200,17 +208,18 @@ pub async fn handle(State(state): State<AppState>, request: Request) -> Response
         elapsed_us = started.elapsed().as_micros() as u64,
         "request"
     );
-    state.journal(|journal| {
-        journal.record(RecordedRequest {
+    if let Some(params) = recorded_params {
+        let recorded = RecordedRequest {
             request_id: reply.request_id.clone(),
             time: received_at,
             method: parts.method.to_string(),
             action: action.map_or("", Action::name).to_owned(),
-            params: recorded_params,
+            params,
             status,
             code,
-        });
-    });
+        };
+        state.journal(|journal| journal.record(recorded));
+    }
     response
 }
 
@@ -341,12 +350,13 @@ impl ReceivedBody {
 }
 
 /// Reads the body of a GET or POST, bounded in size ([`MAX_BODY_BYTES`]) and in time
-/// ([`BODY_TIMEOUT`]). Off mode reads only a form body, so it never waits on a body nor
+/// (`timeout`). Off mode reads only a form body, so it never waits on a body nor
 /// hashes one it does not use; a declared length over the limit is refused in both modes.
 async fn read_body(
     parts: &Parts,
     body: Body,
     mode: SignatureMode,
+    timeout: Duration,
 ) -> Result<ReceivedBody, ApiError> {
     let too_large = ApiError::BodyTooLarge {
         limit: MAX_BODY_BYTES,
@@ -368,11 +378,11 @@ async fn read_body(
     if !is_form && !signed {
         return Ok(ReceivedBody::default());
     }
-    match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, MAX_BODY_BYTES)).await {
+    match tokio::time::timeout(timeout, axum::body::to_bytes(body, MAX_BODY_BYTES)).await {
         Ok(Ok(bytes)) => Ok(ReceivedBody { bytes, is_form }),
         Ok(Err(_)) => Err(too_large),
         Err(_) => Err(ApiError::BodyTimeout {
-            seconds: BODY_TIMEOUT.as_secs(),
+            seconds: timeout.as_secs(),
         }),
     }
 }

@@ -34,6 +34,10 @@ pub enum SignatureMode {
 pub const TIME_WINDOW: Duration = Duration::from_secs(15 * 60);
 /// Most nonces remembered; past this the oldest are forgotten first.
 pub const MAX_NONCES: usize = 200_000;
+/// Most bytes the remembered nonces may take (their keys and nonces, counted as
+/// [`NonceCache::bytes`] does); past this the oldest are forgotten first. Nonces come from the
+/// request and can be tens of kilobytes each, so the count alone does not bound the memory.
+pub const MAX_NONCE_BYTES: usize = 32 << 20;
 
 /// The V3 algorithm name.
 const V3_ALGORITHM: &str = "ACS3-HMAC-SHA256";
@@ -203,21 +207,56 @@ fn within_window(at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
         .map_or(true, |end| end > now)
 }
 
-/// Nonces seen in the last [`TIME_WINDOW`], per access key, with bounded memory.
-#[derive(Debug, Default)]
+/// Nonces seen in the last [`TIME_WINDOW`], per access key, with memory bounded in count
+/// ([`MAX_NONCES`]) and in bytes ([`MAX_NONCE_BYTES`]). Past either bound the oldest are
+/// forgotten first: a forgotten nonce could be used again, which only a flood of signed
+/// requests from a key holder can bring about.
+#[derive(Debug)]
 pub struct NonceCache {
     seen: HashMap<(String, String), DateTime<Utc>>,
     /// Insertion order, for expiry and for forgetting the oldest when full.
     order: VecDeque<(DateTime<Utc>, String, String)>,
+    /// What `order` and `seen` hold, as [`Self::entry_bytes`] counts it.
+    bytes: usize,
+    /// The byte bound.
+    max_bytes: usize,
+}
+
+impl Default for NonceCache {
+    fn default() -> Self {
+        Self::with_max_bytes(MAX_NONCE_BYTES)
+    }
 }
 
 impl NonceCache {
+    /// Fixed cost counted for each remembered nonce besides its text: the strings' headers
+    /// and the map and queue slots.
+    const ENTRY_OVERHEAD: usize = 160;
+
+    /// An empty cache holding at most `max_bytes` (and [`MAX_NONCES`] nonces).
+    pub fn with_max_bytes(max_bytes: usize) -> Self {
+        Self {
+            seen: HashMap::new(),
+            order: VecDeque::new(),
+            bytes: 0,
+            max_bytes,
+        }
+    }
+
+    /// What one remembered nonce costs: key and nonce are held twice (map and queue).
+    fn entry_bytes(key: &str, nonce: &str) -> usize {
+        2 * (key.len() + nonce.len()) + Self::ENTRY_OVERHEAD
+    }
+
     /// Records `nonce` for `key` at `now`; false when it was already seen in the window.
     pub fn check_and_record(&mut self, key: &str, nonce: &str, now: DateTime<Utc>) -> bool {
-        while let Some((at, _, _)) = self.order.front() {
-            if within_window(*at, now) && self.order.len() < MAX_NONCES {
+        let incoming = Self::entry_bytes(key, nonce);
+        while let Some((at, k, n)) = self.order.front() {
+            let room = self.order.len() < MAX_NONCES && self.bytes + incoming <= self.max_bytes;
+            if within_window(*at, now) && room {
                 break;
             }
+            self.bytes -= Self::entry_bytes(k, n);
             let (at, k, n) = self.order.pop_front().expect("front exists");
             let pair = (k, n);
             if self.seen.get(&pair) == Some(&at) {
@@ -230,10 +269,20 @@ impl NonceCache {
                 return false;
             }
         }
+        if incoming > self.max_bytes {
+            // Larger than the whole cache: it cannot be remembered, but it is not a replay.
+            return true;
+        }
         self.seen.insert(pair, now);
         self.order
             .push_back((now, key.to_owned(), nonce.to_owned()));
+        self.bytes += incoming;
         true
+    }
+
+    /// Bytes the remembered nonces take, as counted against [`MAX_NONCE_BYTES`].
+    pub fn bytes(&self) -> usize {
+        self.bytes
     }
 
     /// Nonces remembered.
@@ -435,6 +484,38 @@ mod tests {
         assert!(cache.check_and_record("k", "n", t0 + chrono::Duration::minutes(16)));
         // The expired entries were forgotten on the way.
         assert_eq!(cache.len(), 1);
+    }
+
+    #[test]
+    fn nonces_are_bounded_in_bytes_the_oldest_forgotten_first() {
+        let max_bytes = 1 << 20;
+        let mut cache = NonceCache::with_max_bytes(max_bytes);
+        let t0 = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let nonce = |i: usize| format!("{i:08}{}", "n".repeat(60_000));
+        for i in 0..100 {
+            assert!(cache.check_and_record("k", &nonce(i), t0));
+            assert!(cache.bytes() <= max_bytes, "{} bytes", cache.bytes());
+        }
+        // About 8 of 120 KB fit: the newest are still refused, the oldest were forgotten.
+        assert!((1..=9).contains(&cache.len()), "{}", cache.len());
+        assert!(!cache.check_and_record("k", &nonce(99), t0));
+        assert!(cache.check_and_record("k", &nonce(0), t0));
+    }
+
+    #[test]
+    fn the_default_byte_bound_holds_for_nonces_of_60_kb() {
+        let mut cache = NonceCache::default();
+        let t0 = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let long = "n".repeat(60_000);
+        for i in 0..1_000 {
+            cache.check_and_record("k", &format!("{i}{long}"), t0);
+        }
+        assert!(cache.bytes() <= MAX_NONCE_BYTES);
+        assert!(cache.len() < 1_000);
     }
 
     #[test]
