@@ -133,8 +133,7 @@ async fn refuse(stream: TcpStream, limit: usize) {
             .headers()
             .get(header::HOST)
             .and_then(|v| v.to_str().ok())
-            .unwrap_or(DEFAULT_HOST)
-            .to_owned();
+            .map_or_else(|| DEFAULT_HOST.to_owned(), crate::text::echo);
         let reply = ReplyTo {
             request_id: RandomRequestIds.next_id(),
             host,
