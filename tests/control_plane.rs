@@ -17,7 +17,7 @@ use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha1::Sha1;
 
-use common::{demo_app, enc, send, send_request, Reply, BASE};
+use common::{admin, demo_app, enc, send, send_request, Reply, BASE};
 
 const DEFAULT_ACCOUNT: &str = "1234567890123456";
 const OTHER_ACCOUNT: &str = "2345678901234567";
@@ -28,20 +28,6 @@ const DEMO_JSON: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/data/
 // ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------
-
-/// A control-plane request: `path` is below `/_emulator`, `body` is sent as JSON.
-fn admin(method: &str, path: &str, body: Option<Value>) -> Request<Body> {
-    let builder = Request::builder()
-        .method(method)
-        .uri(format!("/_emulator{path}"));
-    match body {
-        Some(body) => builder
-            .header("content-type", "application/json")
-            .body(Body::from(body.to_string())),
-        None => builder.body(Body::empty()),
-    }
-    .unwrap()
-}
 
 /// The same with a raw (possibly invalid) body.
 fn admin_raw(method: &str, path: &str, body: &str) -> Request<Body> {

@@ -20,7 +20,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use common::{enc, send, send_request, Reply, BASE};
+use common::{admin, enc, send, send_request, Reply, BASE};
 
 const QUERY: &str = "RegionId=cn-hangzhou&Name=testPlugin";
 
@@ -114,19 +114,6 @@ fn the_checker_refuses_what_xml_cannot_carry() {
 
 // ---------------------------------------------------------------------------------------------
 // Hole 3: text XML cannot carry.
-
-fn admin(method: &str, path: &str, body: Option<Value>) -> Request<Body> {
-    let builder = Request::builder()
-        .method(method)
-        .uri(format!("/_emulator{path}"));
-    match body {
-        Some(body) => builder
-            .header("content-type", "application/json")
-            .body(Body::from(body.to_string())),
-        None => builder.body(Body::empty()),
-    }
-    .unwrap()
-}
 
 async fn call(app: &Router, method: &str, path: &str, body: Option<Value>) -> Reply {
     send_request(app, admin(method, path, body)).await

@@ -55,6 +55,20 @@ pub fn app_with(fixture_json: &str) -> Router {
     ))
 }
 
+/// A control-plane request: `path` is below `/_emulator`, `body` is sent as JSON.
+pub fn admin(method: &str, path: &str, body: Option<serde_json::Value>) -> Request<Body> {
+    let builder = Request::builder()
+        .method(method)
+        .uri(format!("/_emulator{path}"));
+    match body {
+        Some(body) => builder
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string())),
+        None => builder.body(Body::empty()),
+    }
+    .unwrap()
+}
+
 /// GET `/?{query}`.
 pub async fn send(app: &Router, query: &str) -> Reply {
     let request = Request::get(format!("/?{query}"))
