@@ -29,7 +29,7 @@ use sha2::{Digest, Sha256};
 use tower::ServiceExt;
 
 use ecs_emulator::api::next_token::{TokenKey, TokenScope};
-use ecs_emulator::engine::Store;
+use ecs_emulator::engine::{Store, MAX_NAME_CHARS};
 use ecs_emulator::fixture::{self, Fixture};
 use ecs_emulator::rpc::params::{Decoded, MAX_PARAMETERS};
 use ecs_emulator::rpc::signature::{self, NonceCache, SignatureMode, SignedRequest};
@@ -639,7 +639,13 @@ fn next_token_from(u: &mut Unstructured<'_>) -> arbitrary::Result<()> {
         instance_ids: &ids,
         name: name.as_deref(),
     };
-    let cursor: String = u.arbitrary()?;
+    // A cursor is a record's key: an instance id or a plug-in name, which the data holds to at
+    // most 255 characters. (Longer ones make tokens over the 2,048 characters `open` reads.)
+    let cursor: String = u
+        .arbitrary::<String>()?
+        .chars()
+        .take(MAX_NAME_CHARS)
+        .collect();
     let token = key.issue(&scope, &cursor);
     assert_eq!(key.open(&scope, &token).as_deref(), Some(cursor.as_str()));
     let other_name = match &name {
