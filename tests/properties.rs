@@ -19,6 +19,8 @@ use ecs_emulator::fixture;
 use ecs_emulator::rpc::signature::SignatureMode;
 use harness::{check_api_answer, encode, encode_pairs, send, state_over, Answer, ApiOutcome};
 
+/// Case counts are set per group so that the whole file runs in about 7 s in debug on two idle
+/// cores; the fuzz targets go further for longer.
 fn config(cases: u32) -> ProptestConfig {
     ProptestConfig {
         cases,
@@ -78,7 +80,7 @@ fn is_signature_error(outcome: &ApiOutcome) -> bool {
 }
 
 proptest! {
-    #![proptest_config(config(192))]
+    #![proptest_config(config(384))]
 
     /// Any byte string as a query, after any common parameters, in either signature mode.
     #[test]
@@ -262,7 +264,7 @@ fn v3_request(
 }
 
 proptest! {
-    #![proptest_config(config(128))]
+    #![proptest_config(config(256))]
 
     /// Well-signed V1 requests with any extra parameters, in the query or a form body, pass
     /// the signature gate: a success or an operation's error, never a signature error.
@@ -537,7 +539,7 @@ fn route_and_body() -> impl Strategy<Value = (usize, Vec<u8>)> {
 }
 
 proptest! {
-    #![proptest_config(config(256))]
+    #![proptest_config(config(384))]
 
     /// Any body on every route that takes one (state, instances, plug-ins, events, faults,
     /// clock): `{"code","message"}` with a 4xx, or a 2xx; a refusal changes nothing, and after
@@ -567,7 +569,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(config(512))]
+    #![proptest_config(config(1024))]
 
     /// A token issued for a position opens to it for the same caller, region, ids and Name,
     /// and for no other.
@@ -836,7 +838,7 @@ fn page_records(body: &Value) -> Vec<Record> {
 }
 
 proptest! {
-    #![proptest_config(config(96))]
+    #![proptest_config(config(192))]
 
     /// Walking by PageNumber and by NextToken returns every matching record exactly once, in
     /// order, with the right TotalCount; a page's token is refused for another query.
