@@ -847,8 +847,14 @@ pub fn run_data_file(data: &[u8]) {
     let store = match fixture::load_str("fuzz input", &text) {
         Ok(store) => store,
         Err(error) => {
-            assert!(error.line >= 1 || error.column >= 1 || !error.problem.is_empty());
+            assert_eq!(error.file, "fuzz input");
             assert!(!error.problem.is_empty(), "an error without a problem");
+            // A place in the text: 1-based, and no further down than its last line.
+            let lines = text.split('\n').count();
+            assert!(
+                (1..=lines).contains(&error.line) && error.column >= 1,
+                "{error} is outside the text's {lines} lines"
+            );
             return;
         }
     };
