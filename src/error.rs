@@ -231,7 +231,8 @@ impl ApiError {
             .chars()
             .take(MAX_ECHO)
             .flat_map(|c| {
-                let escaped: Vec<char> = if c.is_control() {
+                // U+FFFE and U+FFFF are no more XML characters than the controls are.
+                let escaped: Vec<char> = if c.is_control() || matches!(c, '\u{fffe}' | '\u{ffff}') {
                     c.escape_default().collect()
                 } else {
                     vec![c]
