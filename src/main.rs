@@ -93,7 +93,8 @@ fn serve(args: ServeArgs) -> ExitCode {
         let limits = server::Limits {
             max_connections: args.max_connections as usize,
         };
-        server::serve(listener, app(state), server::shutdown_signal(), limits).await
+        let shutdown = server::shutdown_signal();
+        server::serve(listener, app(state), shutdown, limits).await
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
