@@ -127,11 +127,25 @@ pub async fn delete_fault(
 #[serde(deny_unknown_fields)]
 struct ClockBody {
     /// The time to set; default the emulator's current time.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "rfc3339")]
     now: Option<DateTime<Utc>>,
     /// Stand still (true) or run on from `now` (false, the default).
     #[serde(default)]
     frozen: bool,
+}
+
+/// An RFC 3339 time, with a message that says what is expected (chrono's own says only
+/// "input contains invalid characters", e.g. for a five-digit year).
+fn rfc3339<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+    let Some(text) = Option::<String>::deserialize(d)? else {
+        return Ok(None);
+    };
+    text.parse::<DateTime<Utc>>().map(Some).map_err(|e| {
+        serde::de::Error::custom(format!(
+            "{text:?} is not an RFC 3339 time from 0001-01-01T00:00:00Z to \
+                 9999-12-31T23:59:59Z, like 2026-01-01T00:00:00Z ({e})"
+        ))
+    })
 }
 
 /// `GET /_emulator/clock`.
