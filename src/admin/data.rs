@@ -11,8 +11,8 @@ use axum::Json;
 use serde::Deserialize;
 
 use super::{parse_json, query_params, read_body, read_json, AdminError, AdminPath, AdminResult};
-use crate::engine::lifecycle::{self, Event};
-use crate::engine::{DataError, PluginType, Store};
+use crate::engine::lifecycle::Event;
+use crate::engine::{Applied, Change, DataError, PluginType, Refused, Store};
 use crate::fixture::{
     self, Fixture, FixtureInstance, FixturePlugin, InstanceBody, PluginBody, Version,
 };
@@ -80,6 +80,15 @@ fn refused(error: DataError) -> AdminError {
     AdminError::invalid_field(data_field(&error), error)
 }
 
+/// Applies `change` to the store, or answers why it is refused (nothing changed).
+fn apply(store: &mut Store, change: &Change) -> AdminResult<Applied> {
+    store.apply(change).map_err(|refusal| match refusal {
+        Refused::Data(error) => refused(error),
+        Refused::NoSuchPlugin { instance, name } => plugin_not_found(&instance, &name),
+        Refused::Transition(refusal) => AdminError::conflict(format!("event: {refusal}")),
+    })
+}
+
 fn instance_not_found(id: &str) -> AdminError {
     AdminError::not_found(
         "InstanceNotFound",
@@ -133,11 +142,10 @@ fn ambiguous(id: &str, accounts: &[&str]) -> AdminError {
 }
 
 /// 201 for a creation, 200 for a replacement.
-fn created_or_ok(created: bool) -> StatusCode {
-    if created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
+fn created_or_ok(applied: Applied) -> StatusCode {
+    match applied {
+        Applied::Created => StatusCode::CREATED,
+        Applied::Replaced | Applied::Removed => StatusCode::OK,
     }
 }
 
@@ -178,11 +186,15 @@ pub async fn put_instance(
                 .into_iter()
                 .map(FixturePlugin::into_named_record)
                 .collect();
-            let created = store
-                .put_instance(&account, body.region_id.as_str(), &id, plugins)
-                .map_err(refused)?;
+            let change = Change::PutInstance {
+                account: account.clone(),
+                region: body.region_id.as_str().to_owned(),
+                instance_id: id.clone(),
+                plugins,
+            };
+            let applied = apply(store, &change)?;
             Ok((
-                created_or_ok(created),
+                created_or_ok(applied),
                 Json(instance_json(store, &account, &id)),
             )
                 .into_response())
@@ -211,7 +223,14 @@ pub async fn delete_instance(
     state
         .write(|store| {
             let account = owner(store, &id, account_param(store, &uri)?)?;
-            store.remove_instance(&account, &id);
+            let instance_id = id.clone();
+            apply(
+                store,
+                &Change::RemoveInstance {
+                    account,
+                    instance_id,
+                },
+            )?;
             Ok(StatusCode::NO_CONTENT)
         })
         .await
@@ -259,11 +278,15 @@ pub async fn put_plugin(
     state
         .write(|store| {
             let account = owner(store, &id, account_param(store, &uri)?)?;
-            let created = store
-                .put_plugin(&account, &id, &name, body.into_record())
-                .map_err(refused)?;
+            let change = Change::PutPlugin {
+                account: account.clone(),
+                instance_id: id.clone(),
+                name: name.clone(),
+                record: body.into_record(),
+            };
+            let applied = apply(store, &change)?;
             let json = plugin_json(store, &account, &id, &name).expect("just stored");
-            Ok((created_or_ok(created), Json(json)).into_response())
+            Ok((created_or_ok(applied), Json(json)).into_response())
         })
         .await
 }
@@ -292,11 +315,13 @@ pub async fn delete_plugin(
     state
         .write(|store| {
             let account = owner(store, &id, account_param(store, &uri)?)?;
-            if store.remove_plugin(&account, &id, &name).map_err(refused)? {
-                Ok(StatusCode::NO_CONTENT)
-            } else {
-                Err(plugin_not_found(&id, &name))
-            }
+            let change = Change::RemovePlugin {
+                account,
+                instance_id: id.clone(),
+                name: name.clone(),
+            };
+            apply(store, &change)?;
+            Ok(StatusCode::NO_CONTENT)
         })
         .await
 }
@@ -336,15 +361,16 @@ pub async fn plugin_event(
     state
         .write(|store| {
             let account = owner(store, &id, account_param(store, &uri)?)?;
-            let plugin_type = body.plugin_type.unwrap_or_else(|| store.plugin_type(&name));
-            let (_, instance) = store.instance(&account, &id).expect("owner checked");
-            let current = instance.plugins.get(name.as_str());
-            let version = body.version.as_ref().map(Version::as_str);
-            let next = lifecycle::apply(&name, current, plugin_type, event, version, now)
-                .map_err(|refusal| AdminError::conflict(format!("event: {refusal}")))?;
-            store
-                .put_plugin(&account, &id, &name, next)
-                .map_err(refused)?;
+            let change = Change::PluginEvent {
+                account: account.clone(),
+                instance_id: id.clone(),
+                name: name.clone(),
+                event,
+                plugin_type: body.plugin_type,
+                version: body.version.map(String::from),
+                at: now,
+            };
+            apply(store, &change)?;
             let json = plugin_json(store, &account, &id, &name).expect("just stored");
             Ok(Json(json).into_response())
         })

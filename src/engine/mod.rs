@@ -4,14 +4,19 @@
 //! an [`OrderedMap`] by instance id, and every instance its plug-ins in an [`OrderedMap`] by
 //! plug-in name, so a page after a cursor or at an offset costs O(log n + page).
 //!
+//! Every change to the data is a [`Change`] value that [`Store::apply`] checks and applies
+//! whole, or refuses leaving the store as it was.
+//!
 //! Cloning a [`Store`] is cheap: the maps share their chunks with the clone, and a change to
 //! the clone copies only what it touches. The served state publishes changed clones for
 //! readers to snapshot, so no reader ever waits for a writer (see [`crate::state`]).
 
+mod change;
 pub mod lifecycle;
 mod ordered;
 pub mod regions;
 
+pub use change::{Applied, Change, Refused};
 pub use ordered::OrderedMap;
 
 use chrono::{DateTime, Utc};
