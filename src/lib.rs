@@ -13,9 +13,11 @@
 //! - [`api`]: one module per operation. [`api::list_plugin_status`] turns parameters into a
 //!   validated request and the engine's page into the typed response; [`api::next_token`]
 //!   issues and opens paging tokens.
-//! - [`engine`]: the data and the paging, pure and synchronous.
+//! - [`engine`]: the data and the paging, pure and synchronous: `model.rs` the data types,
+//!   `store.rs` the [`engine::Store`] and its indexes, `paging.rs` one page of a listing.
 //! - [`error`]: the one error enum, with every wire code and HTTP status.
-//! - [`fixture`]: the data file format, the built-in demo data, and the generator.
+//! - [`fixture`]: the data file format (`format.rs`), loading it with error positions
+//!   (`load.rs`), the built-in demo data, and the generator (`generate.rs`).
 //! - [`text`]: the one rule for text XML answers cannot carry; [`clock`]: the emulator's time
 //!   and its range.
 //! - [`state`]: the shared handle the handlers receive; [`server`]: binding, the ready line,

@@ -1,0 +1,174 @@
+//! The data types: plug-in records, accounts with their keys, instances, and why data could
+//! not be stored.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::sync::Arc;
+
+use super::OrderedMap;
+
+/// A plug-in's state as Cloud Assistant reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum PluginStatus {
+    /// The plug-in is not installed.
+    NotInstalled,
+    /// A one-time plug-in is installed.
+    Installed,
+    /// A long-running plug-in is running.
+    Running,
+    /// A long-running plug-in is not running.
+    Stopped,
+    /// The plug-in is abnormal.
+    Crashed,
+    /// The plug-in was uninstalled; it is still listed.
+    Removed,
+    /// The state is unknown.
+    Unknown,
+}
+
+impl PluginStatus {
+    /// Every status, in the vendor's documented order.
+    pub const ALL: [PluginStatus; 7] = [
+        Self::NotInstalled,
+        Self::Installed,
+        Self::Running,
+        Self::Stopped,
+        Self::Crashed,
+        Self::Removed,
+        Self::Unknown,
+    ];
+
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NotInstalled => "NotInstalled",
+            Self::Installed => "Installed",
+            Self::Running => "Running",
+            Self::Stopped => "Stopped",
+            Self::Crashed => "Crashed",
+            Self::Removed => "Removed",
+            Self::Unknown => "Unknown",
+        }
+    }
+}
+
+impl fmt::Display for PluginStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Whether a plug-in runs once (`Once`) or keeps running (`Persist`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PluginType {
+    /// Runs once and is then `Installed`.
+    Once,
+    /// Keeps running: `Running`, `Stopped`, `Crashed`.
+    Persist,
+}
+
+/// One plug-in on one instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginRecord {
+    /// Version string as reported, e.g. `1.1`.
+    pub version: String,
+    /// Current state.
+    pub status: PluginStatus,
+    /// First heartbeat; `None` until one arrives.
+    pub first_heartbeat: Option<DateTime<Utc>>,
+    /// Latest heartbeat; `None` until one arrives.
+    pub last_heartbeat: Option<DateTime<Utc>>,
+}
+
+/// An access key of an account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessKey {
+    /// The AccessKeyId.
+    pub id: String,
+    /// The AccessKeySecret; never logged or answered.
+    pub secret: String,
+    /// A disabled key is refused when signatures are checked.
+    pub enabled: bool,
+}
+
+/// An account: the unit of isolation. A caller sees only its own account's instances.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    /// The account (owner) id.
+    pub id: String,
+    /// Its access keys.
+    pub access_keys: Vec<AccessKey>,
+}
+
+/// An instance's plug-ins, ordered by name.
+#[derive(Debug, Clone, Default)]
+pub struct Instance {
+    /// Plug-ins by name, `Removed` ones included.
+    pub plugins: OrderedMap<Arc<str>, PluginRecord>,
+}
+
+/// Why data could not be stored.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DataError {
+    /// More than one default account, or none with accounts present.
+    #[error("exactly one account must be the default, found {0}")]
+    DefaultAccount(usize),
+    /// Two accounts with one id.
+    #[error("account {0} is defined twice")]
+    DuplicateAccount(String),
+    /// Two access keys with one id.
+    #[error("access key {0} is defined twice")]
+    DuplicateAccessKey(String),
+    /// An instance names an account that is not defined.
+    #[error("account {account} of instance {instance} is not defined")]
+    UnknownAccount {
+        /// The account id.
+        account: String,
+        /// The instance naming it.
+        instance: String,
+    },
+    /// An instance id twice in one account.
+    #[error("instance {instance} is defined twice in account {account}")]
+    DuplicateInstance {
+        /// The account id.
+        account: String,
+        /// The instance id.
+        instance: String,
+    },
+    /// A plug-in twice on one instance.
+    #[error("plug-in {plugin} is listed twice on instance {instance}")]
+    DuplicatePlugin {
+        /// The instance id.
+        instance: String,
+        /// The plug-in name.
+        plugin: String,
+    },
+    /// An instance the account does not have.
+    #[error("instance {instance} does not exist in account {account}")]
+    UnknownInstance {
+        /// The account id.
+        account: String,
+        /// The instance id.
+        instance: String,
+    },
+    /// A catalog name twice.
+    #[error("plug-in {0} is in the catalog twice")]
+    DuplicateCatalogEntry(String),
+    /// An empty or over-long identifier.
+    #[error("{what} must be 1 to {max} characters, got {len}")]
+    BadLength {
+        /// What is measured.
+        what: &'static str,
+        /// The limit.
+        max: usize,
+        /// The length found.
+        len: usize,
+    },
+}
+
+/// The account used when a fixture names none.
+pub const DEFAULT_ACCOUNT_ID: &str = "1234567890123456";
+
+/// Longest plug-in name, as the vendor documents.
+pub const MAX_NAME_CHARS: usize = 255;
