@@ -177,7 +177,7 @@ fn main() {
                 "reset" => assert_eq!(call(&app, "POST", "/_emulator/reset", "").await.0, 200),
                 _ => {
                     let store = replacement.take().unwrap();
-                    state.replace_store(store).await;
+                    state.replace_store(store).await.unwrap();
                 }
             }
             let op = began.elapsed();

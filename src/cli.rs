@@ -29,6 +29,11 @@ pub struct ServeArgs {
     /// Fixture file to serve instead of the built-in demo data.
     #[arg(long, env = "ECS_EMULATOR_DATA")]
     pub data: Option<PathBuf>,
+    /// Keep the data in this SQLite file: every change is durable before it is answered. A file
+    /// that does not exist yet is created from --data (or the demo data); an existing one is
+    /// served as it is, and --data is not read.
+    #[arg(long, value_name = "FILE", env = "ECS_EMULATOR_STATE_FILE")]
+    pub state_file: Option<PathBuf>,
     /// Check request signatures (`strict`) or only use the AccessKeyId to pick the account.
     #[arg(long, env = "ECS_EMULATOR_SIGNATURE", value_enum, default_value_t = SignatureMode::Off)]
     pub signature: SignatureMode,

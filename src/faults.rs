@@ -162,15 +162,15 @@ impl FaultSpec {
     }
 
     fn matches(&self, target: &Target<'_>) -> bool {
-        let action = self.action.as_deref().map_or(true, |a| a == target.action);
+        let action = self.action.as_deref().is_none_or(|a| a == target.action);
         let region = self
             .region_id
             .as_deref()
-            .map_or(true, |r| target.region == Some(r));
+            .is_none_or(|r| target.region == Some(r));
         let instance = self
             .instance_id
             .as_deref()
-            .map_or(true, |i| target.instances.contains(&i));
+            .is_none_or(|i| target.instances.contains(&i));
         action && region && instance
     }
 }

@@ -177,8 +177,8 @@ impl Journal {
         self.entries
             .iter()
             .map(|(_, r)| r)
-            .filter(|r| filter.action.as_ref().map_or(true, |a| &r.action == a))
-            .filter(|r| filter.code.as_ref().map_or(true, |c| &r.code == c))
+            .filter(|r| filter.action.as_ref().is_none_or(|a| &r.action == a))
+            .filter(|r| filter.code.as_ref().is_none_or(|c| &r.code == c))
             .take(filter.limit.unwrap_or(usize::MAX))
             .cloned()
             .collect()

@@ -20,7 +20,10 @@
 //!   (`load.rs`), the built-in demo data, and the generator (`generate.rs`).
 //! - [`text`]: the one rule for text XML answers cannot carry; [`clock`]: the emulator's time
 //!   and its range.
-//! - [`state`]: the shared handle the handlers receive; [`server`]: binding, the ready line,
+//! - [`persist`]: where accepted changes are made durable: nothing ([`persist::Memory`]) or
+//!   the `--state-file` ([`persist::sqlite`]), behind one trait.
+//! - [`state`]: the shared handle the handlers receive, and the one write path (validate,
+//!   commit, publish, answer); [`server`]: binding, the ready line,
 //!   the connection limit, graceful shutdown; [`cli`]: flags and subcommands.
 //! - [`journal`]: the request journal, bounded in count and bytes; [`faults`]: fault rules.
 
@@ -33,6 +36,7 @@ pub mod error;
 pub mod faults;
 pub mod fixture;
 pub mod journal;
+pub mod persist;
 pub mod rpc;
 pub mod server;
 pub mod state;

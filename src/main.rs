@@ -5,6 +5,12 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use ecs_emulator::cli::{Cli, Command, LogFormat, ServeArgs};
+use std::time::Instant;
+
+use ecs_emulator::engine::Store;
+use ecs_emulator::persist::sqlite::{self, OpenFailure};
+use ecs_emulator::persist::{Durable, Memory};
+use ecs_emulator::state::SeedOrigin;
 use ecs_emulator::{app, fixture, server, state, AppState};
 use tracing_subscriber::EnvFilter;
 
@@ -56,22 +62,6 @@ fn main() -> ExitCode {
 
 fn serve(args: ServeArgs) -> ExitCode {
     init_logging(args.log_format);
-    let store = match &args.data {
-        Some(path) => match fixture::load_file(path) {
-            Ok(store) => store,
-            Err(e) => {
-                tracing::error!("cannot load the data: {e}");
-                eprintln!("ecs-emulator: cannot load the data: {e}");
-                return ExitCode::from(2);
-            }
-        },
-        None => fixture::demo_store(),
-    };
-    let source = args.data.as_ref().map_or_else(
-        || fixture::DEMO_DATA_NAME.to_owned(),
-        |p| p.display().to_string(),
-    );
-    tracing::info!(data = %source, "loaded {}", fixture::summarize(&store));
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -79,29 +69,124 @@ fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let Some((store, persist, seed)) = open_data(&args) else {
+        return ExitCode::from(2);
+    };
     let options = state::Options {
         signature: args.signature,
         admin_token: args.admin_token.filter(|t| !t.is_empty()),
         journal_capacity: args.requests_limit,
         journal_max_bytes: args.requests_bytes,
         request_timeout: std::time::Duration::from_secs(args.request_timeout),
+        persist,
+        seed,
         ..state::Options::default()
     };
-    let state = AppState::with_options(store, options);
+    // Inside the runtime, so that replaced data is freed on its blocking threads.
+    let state = {
+        let _inside = runtime.enter();
+        AppState::with_options(store, options)
+    };
     let result = runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(&args.listen).await?;
         let limits = server::Limits {
             max_connections: args.max_connections as usize,
         };
         let shutdown = server::shutdown_signal();
-        server::serve(listener, app(state), shutdown, limits).await
+        server::serve(listener, app(state.clone()), shutdown, limits).await
     });
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
+    // Whatever was accepted is committed, and the state file closed, before the exit.
+    let closed = runtime.block_on(state.close());
+    match (result, closed) {
+        (Ok(()), Ok(())) => ExitCode::SUCCESS,
+        (Err(e), _) => {
             tracing::error!("cannot serve on {}: {e}", args.listen);
             eprintln!("ecs-emulator: cannot serve on {}: {e}", args.listen);
             ExitCode::FAILURE
+        }
+        (Ok(()), Err(e)) => {
+            eprintln!("ecs-emulator: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The data to serve, where changes go, and where the seed is: from the `--state-file` when
+/// given (created from `--data` or the demo data when it does not exist yet), else from
+/// `--data` or the demo data, in memory. `None` after printing why it cannot start.
+fn open_data(args: &ServeArgs) -> Option<(Store, Box<dyn Durable>, SeedOrigin)> {
+    let source = args.data.as_ref().map_or_else(
+        || fixture::DEMO_DATA_NAME.to_owned(),
+        |p| p.display().to_string(),
+    );
+    let load_seed = || match &args.data {
+        Some(path) => fixture::load_file(path),
+        None => Ok(fixture::demo_store()),
+    };
+    let Some(path) = &args.state_file else {
+        return match load_seed() {
+            Ok(store) => {
+                tracing::info!(data = %source, "loaded {}", fixture::summarize(&store));
+                Some((store, Box::new(Memory), SeedOrigin::Served))
+            }
+            Err(e) => {
+                tracing::error!("cannot load the data: {e}");
+                eprintln!("ecs-emulator: cannot load the data: {e}");
+                None
+            }
+        };
+    };
+    let began = Instant::now();
+    let seed = || {
+        load_seed().map(|store| sqlite::Seed {
+            store,
+            source: source.clone(),
+        })
+    };
+    match sqlite::open(path, seed) {
+        Ok(opened) => {
+            let summary = fixture::summarize(&opened.store);
+            let elapsed_ms = began.elapsed().as_millis();
+            let file = path.display().to_string();
+            match &opened.created {
+                Some(seed) => tracing::info!(
+                    state_file = %file, seed = %seed, elapsed_ms,
+                    "created the state file from the seed: {summary}"
+                ),
+                None => {
+                    tracing::info!(
+                        state_file = %file, seed = %opened.seed_source, elapsed_ms,
+                        "loaded the state file: {summary}"
+                    );
+                    if let Some(data) = &args.data {
+                        tracing::info!(
+                            "--data {} is not read: it seeds only a state file that does not \
+                             exist yet; reset restores the file's own seed ({})",
+                            data.display(),
+                            opened.seed_source
+                        );
+                    }
+                }
+            }
+            if let Some(version) = opened.migrated_from {
+                tracing::info!(state_file = %file, "migrated the schema from version {version}");
+            }
+            let origin = if opened.created.is_some() {
+                SeedOrigin::Served
+            } else {
+                SeedOrigin::Kept
+            };
+            Some((opened.store, Box::new(opened.file), origin))
+        }
+        Err(OpenFailure::State(e)) => {
+            tracing::error!("{e}");
+            eprintln!("ecs-emulator: {e}");
+            None
+        }
+        Err(OpenFailure::Seed(e)) => {
+            tracing::error!("cannot load the data: {e}");
+            eprintln!("ecs-emulator: cannot load the data to seed the state file: {e}");
+            None
         }
     }
 }

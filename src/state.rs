@@ -17,19 +17,22 @@
 //! inside synchronous closures ([`AppState::journal`], [`AppState::faults`]), so no lock is
 //! held across an `.await`.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{mpsc, Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use chrono::{DateTime, Utc};
+use tokio::sync::oneshot;
 
 pub use crate::clock::{Clock, EmulatorClock, FixedClock, SystemClock};
 
 use crate::api::next_token::TokenKey;
-use crate::engine::Store;
+use crate::engine::{Applied, Change, Refused, Store};
 use crate::faults::Faults;
 use crate::journal::{self, Journal};
+use crate::persist::{Commit, Durable, Memory};
 use crate::rpc::signature::{NonceCache, SignatureMode};
 
 /// How an [`AppState`] is put together; `Default` is what the binary uses.
@@ -48,6 +51,20 @@ pub struct Options {
     pub journal_max_bytes: usize,
     /// How long a request may take to arrive and be handled, injected latency not counted.
     pub request_timeout: Duration,
+    /// Where accepted changes are made durable: [`Memory`] (none) or a state file.
+    pub persist: Box<dyn Durable>,
+    /// Where the data `reset` restores comes from.
+    pub seed: SeedOrigin,
+}
+
+/// Where the data `reset` restores comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SeedOrigin {
+    /// The store the state starts on is the seed.
+    #[default]
+    Served,
+    /// The [`Durable`] keeps it (an existing state file); it is loaded when first needed.
+    Kept,
 }
 
 impl Default for Options {
@@ -60,6 +77,8 @@ impl Default for Options {
             journal_capacity: journal::DEFAULT_CAPACITY,
             journal_max_bytes: journal::DEFAULT_MAX_BYTES,
             request_timeout: crate::server::DEFAULT_REQUEST_TIMEOUT,
+            persist: Box::new(Memory),
+            seed: SeedOrigin::Served,
         }
     }
 }
@@ -98,13 +117,13 @@ pub struct AppState {
 }
 
 struct Inner {
-    /// The data served, as readers snapshot it. Shares its unchanged parts with `seed`, so the
-    /// start-up data is held once and `reset` is a pointer swap.
-    store: ArcSwap<Store>,
-    /// Writers take turns through it; readers never touch it.
-    writer: tokio::sync::Mutex<()>,
-    /// The start-up data, for `reset`.
-    seed: Arc<Store>,
+    /// The data as readers see it, and the head writers build on; shared with the committer.
+    data: Arc<Data>,
+    /// Where accepted changes go to be made durable, in order.
+    jobs: mpsc::Sender<Job>,
+    /// The data `reset` restores: kept from the start, or loaded from the state file the first
+    /// time it is needed.
+    seed: tokio::sync::OnceCell<Arc<Store>>,
     tokens: TokenKey,
     request_ids: Box<dyn RequestIds>,
     clock: EmulatorClock,
@@ -114,6 +133,17 @@ struct Inner {
     nonces: Mutex<NonceCache>,
     journal: Mutex<Journal>,
     faults: Mutex<Faults>,
+}
+
+/// The data, committed and accepted.
+struct Data {
+    /// What readers snapshot: every change in it is durable.
+    published: ArcSwap<Store>,
+    /// The data after every accepted change, durable or still being committed: what the next
+    /// writer checks its change against. Writers take turns through this lock.
+    head: tokio::sync::Mutex<Arc<Store>>,
+    /// Where a retired store is dropped.
+    runtime: Option<tokio::runtime::Handle>,
 }
 
 impl AppState {
@@ -134,14 +164,39 @@ impl AppState {
         )
     }
 
-    /// State over `store` put together as `options` say.
+    /// State over `store` put together as `options` say. Starts the committer thread, which
+    /// ends when the last handle is dropped or [`AppState::close`] is called.
     pub fn with_options(store: Store, options: Options) -> Self {
         let tokens = TokenKey::derive(store.accounts());
-        let seed = Arc::new(store);
+        let seed = tokio::sync::OnceCell::new();
+        if let SeedOrigin::Served = options.seed {
+            // A clone shares the records: the seed costs no second copy.
+            let _ = seed.set(Arc::new(store.clone()));
+        }
+        let published = Arc::new(store);
+        let data = Arc::new(Data {
+            published: ArcSwap::new(published.clone()),
+            head: tokio::sync::Mutex::new(published),
+            runtime: tokio::runtime::Handle::try_current().ok(),
+        });
+        let (jobs, queue) = mpsc::channel();
+        let committer = Committer {
+            durable: options.persist,
+            data: data.clone(),
+            queue,
+            backlog: VecDeque::new(),
+        };
+        let spawned = std::thread::Builder::new()
+            .name("ecs-commit".to_owned())
+            .spawn(move || committer.run());
+        if let Err(error) = spawned {
+            // Without the thread every write answers that the emulator is stopping.
+            tracing::error!(%error, "cannot start the committer thread");
+        }
         Self {
             inner: Arc::new(Inner {
-                store: ArcSwap::new(seed.clone()),
-                writer: tokio::sync::Mutex::new(()),
+                data,
+                jobs,
                 seed,
                 tokens,
                 request_ids: options.request_ids,
@@ -198,49 +253,121 @@ impl AppState {
     /// Runs `f` on a snapshot of the store: the store as it stands, which no change can alter
     /// while `f` runs. Takes no lock.
     pub fn read<R>(&self, f: impl FnOnce(&Store) -> R) -> R {
-        f(&self.inner.store.load())
+        f(&self.inner.data.published.load())
     }
 
     /// A snapshot of the store to keep, e.g. for work on a blocking thread.
     pub fn snapshot(&self) -> Arc<Store> {
-        self.inner.store.load_full()
+        self.inner.data.published.load_full()
     }
 
-    /// Runs `f` on a copy of the store and, when it answers `Ok`, publishes the copy in one
-    /// step. A refused (`Err`) or panicking change publishes nothing, so it changes nothing.
-    /// Writers take turns; readers go on reading the current store meanwhile.
-    pub async fn write<T, E>(&self, f: impl FnOnce(&mut Store) -> Result<T, E>) -> Result<T, E> {
-        let _turn = self.inner.writer.lock().await;
-        let mut next = Store::clone(&self.inner.store.load());
-        let answer = f(&mut next)?;
-        self.publish(Arc::new(next));
-        Ok(answer)
-    }
-
-    /// Puts `store` in place of the current one in one step.
-    pub async fn replace_store(&self, store: Store) {
-        let _turn = self.inner.writer.lock().await;
-        self.publish(Arc::new(store));
-    }
-
-    /// Publishes `store`; the one it replaces is retired (the start-up data stays for `reset`).
-    fn publish(&self, store: Arc<Store>) {
-        let old = self.inner.store.swap(store);
-        if !Arc::ptr_eq(&old, &self.inner.seed) {
-            retire(old);
+    /// The one way to change the data. `f` sees the data after every accepted change and makes
+    /// its own through [`Draft::apply`]; then, in this order, the changes are committed (to the
+    /// state file, when there is one), published for readers, and the answer returned.
+    ///
+    /// When `f` answers `Err`, or panics, nothing is committed or published. Writers take
+    /// turns for `f` only: a writer whose changes are being committed does not hold up the next
+    /// one, and the changes of every writer waiting for the file are committed together (group
+    /// commit). If the commit fails, the writer gets [`WriteFailed`], and so does every writer
+    /// whose change was built on that one; the data stays as it was committed last.
+    pub async fn write<T, E>(&self, f: impl FnOnce(&mut Draft) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<WriteFailed>,
+    {
+        let (committed, answer) = {
+            let mut head = self.inner.data.head.lock().await;
+            let mut draft = Draft {
+                store: Store::clone(&head),
+                changes: Vec::new(),
+            };
+            let answer = f(&mut draft)?;
+            if draft.changes.is_empty() {
+                return Ok(answer);
+            }
+            let after = Arc::new(draft.store);
+            let (done, committed) = oneshot::channel();
+            let job = Job::Commit(Pending {
+                changes: draft.changes,
+                after: after.clone(),
+                done,
+            });
+            self.inner
+                .jobs
+                .send(job)
+                .map_err(|_| E::from(WriteFailed::Stopped))?;
+            *head = after;
+            (committed, answer)
+        };
+        match committed.await {
+            Ok(Ok(())) => Ok(answer),
+            Ok(Err(failed)) => Err(E::from(failed)),
+            Err(_) => Err(E::from(WriteFailed::Stopped)),
         }
     }
 
-    /// Restores everything to how it started: the start-up data, no fault rules, an empty
-    /// journal, real time.
-    pub async fn reset(&self) {
-        {
-            let _turn = self.inner.writer.lock().await;
-            self.publish(self.inner.seed.clone());
-        }
+    /// Puts `store` in place of the whole data, as one change.
+    pub async fn replace_store(&self, store: Store) -> Result<(), WriteFailed> {
+        let with = Arc::new(store);
+        self.write(|draft| {
+            draft
+                .apply(Change::ReplaceAll(with))
+                .map(drop)
+                .map_err(WriteFailed::from)
+        })
+        .await
+    }
+
+    /// The data `reset` restores (loaded from the state file the first time, when it keeps it).
+    pub async fn seed(&self) -> Result<Arc<Store>, WriteFailed> {
+        self.inner
+            .seed
+            .get_or_try_init(|| async {
+                let (done, loaded) = oneshot::channel();
+                self.inner
+                    .jobs
+                    .send(Job::LoadSeed(done))
+                    .map_err(|_| WriteFailed::Stopped)?;
+                match loaded.await {
+                    Ok(Ok(Some(store))) => Ok(Arc::new(store)),
+                    Ok(Ok(None)) => Err(WriteFailed::NoSeed),
+                    Ok(Err(error)) => Err(WriteFailed::NotDurable(error)),
+                    Err(_) => Err(WriteFailed::Stopped),
+                }
+            })
+            .await
+            .cloned()
+    }
+
+    /// Restores everything to how it started: the seed data (durably, as one change), no fault
+    /// rules, an empty journal, real time.
+    pub async fn reset(&self) -> Result<(), WriteFailed> {
+        let seed = self.seed().await?;
+        self.write(|draft| {
+            draft
+                .apply(Change::Reset(seed))
+                .map(drop)
+                .map_err(WriteFailed::from)
+        })
+        .await?;
+        self.reset_session();
+        Ok(())
+    }
+
+    /// Empties what is not durable: the fault rules and the journal; real time again.
+    pub fn reset_session(&self) {
         self.faults(Faults::clear);
         self.journal(Journal::clear);
         self.inner.clock.reset();
+    }
+
+    /// Commits what is accepted, closes the state file and stops the committer: for a clean
+    /// stop. Every write after it fails with [`WriteFailed::Stopped`].
+    pub async fn close(&self) -> Result<(), crate::persist::PersistError> {
+        let (done, closed) = oneshot::channel();
+        if self.inner.jobs.send(Job::Close(done)).is_err() {
+            return Ok(());
+        }
+        closed.await.unwrap_or(Ok(()))
     }
 
     /// Runs `f` on the request journal.
@@ -276,8 +403,8 @@ impl AppState {
 
 /// Drops a store that is no longer served once no reader holds it, on a blocking thread: the
 /// last reader of a replaced store must not pay for freeing it on an async worker.
-fn retire(store: Arc<Store>) {
-    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+fn retire(store: Arc<Store>, runtime: Option<&tokio::runtime::Handle>) {
+    let Some(runtime) = runtime else {
         return drop(store);
     };
     runtime.spawn_blocking(move || {
@@ -293,4 +420,174 @@ fn retire(store: Arc<Store>) {
             pause = (pause * 2).min(Duration::from_millis(20));
         }
     });
+}
+
+/// The data as a writer's function sees and changes it: the data after every change accepted
+/// so far, which only [`Draft::apply`] changes.
+pub struct Draft {
+    store: Store,
+    changes: Vec<Change>,
+}
+
+impl std::ops::Deref for Draft {
+    type Target = Store;
+
+    fn deref(&self) -> &Store {
+        &self.store
+    }
+}
+
+impl Draft {
+    /// Checks `change` against the data and applies it, or refuses it and changes nothing.
+    pub fn apply(&mut self, change: Change) -> Result<Applied, Refused> {
+        let applied = self.store.apply(&change)?;
+        self.changes.push(change);
+        Ok(applied)
+    }
+}
+
+/// Why an accepted change was not made.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum WriteFailed {
+    /// The state file could not take it: nothing changed.
+    #[error("the change could not be made durable: {0}")]
+    NotDurable(crate::persist::PersistError),
+    /// The emulator is stopping and takes no more changes.
+    #[error("the emulator is stopping and takes no more changes")]
+    Stopped,
+    /// The state file keeps no seed to restore.
+    #[error("no seed is kept to restore")]
+    NoSeed,
+    /// The engine refused the change.
+    #[error(transparent)]
+    Refused(#[from] Refused),
+}
+
+/// Work for the committer thread, in the order writers accepted it.
+enum Job {
+    Commit(Pending),
+    LoadSeed(oneshot::Sender<Result<Option<Store>, crate::persist::PersistError>>),
+    Close(oneshot::Sender<Result<(), crate::persist::PersistError>>),
+}
+
+/// One writer's accepted changes, waiting to be committed.
+struct Pending {
+    changes: Vec<Change>,
+    after: Arc<Store>,
+    done: oneshot::Sender<Result<(), WriteFailed>>,
+}
+
+/// Most writers' changes in one transaction.
+const MAX_BATCH: usize = 1_024;
+
+/// The thread that owns the [`Durable`]: it commits accepted changes in batches, publishes the
+/// data after each batch, then answers the writers.
+struct Committer {
+    durable: Box<dyn Durable>,
+    data: Arc<Data>,
+    queue: mpsc::Receiver<Job>,
+    /// Jobs taken from the queue but not yet handled.
+    backlog: VecDeque<Job>,
+}
+
+impl Committer {
+    fn run(mut self) {
+        loop {
+            let job = match self.backlog.pop_front() {
+                Some(job) => job,
+                None => match self.queue.recv() {
+                    Ok(job) => job,
+                    // Every handle is gone: close quietly.
+                    Err(_) => return self.close(None),
+                },
+            };
+            match job {
+                Job::Commit(first) => self.commit(first),
+                Job::LoadSeed(done) => {
+                    let _ = done.send(self.durable.load_seed());
+                }
+                Job::Close(done) => return self.close(Some(done)),
+            }
+        }
+    }
+
+    /// Commits `first` with every commit queued behind it, as one batch.
+    fn commit(&mut self, first: Pending) {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match self.queue.try_recv() {
+                Ok(Job::Commit(next)) => batch.push(next),
+                Ok(other) => {
+                    self.backlog.push_back(other);
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        let commits: Vec<Commit<'_>> = batch
+            .iter()
+            .map(|pending| Commit {
+                changes: &pending.changes,
+                after: &pending.after,
+            })
+            .collect();
+        let outcome = self.durable.commit(&commits);
+        drop(commits);
+        match outcome {
+            Ok(()) => {
+                let last = batch.last().expect("a batch is never empty").after.clone();
+                let old = self.data.published.swap(last);
+                retire(old, self.data.runtime.as_ref());
+                for pending in batch {
+                    let _ = pending.done.send(Ok(()));
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, "changes could not be committed; they are undone");
+                // Back to the data last committed, and fail every change built on the failed
+                // ones: those in the batch and those queued behind it. Holding the writers'
+                // lock, no new change can be built on them meanwhile.
+                let mut head = self.data.head.blocking_lock();
+                *head = self.data.published.load_full();
+                let failed = WriteFailed::NotDurable(error);
+                for pending in batch {
+                    let _ = pending.done.send(Err(failed.clone()));
+                }
+                while let Ok(job) = self.queue.try_recv() {
+                    match job {
+                        Job::Commit(pending) => {
+                            let _ = pending.done.send(Err(failed.clone()));
+                        }
+                        other => self.backlog.push_back(other),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Commits whatever is still queued, then closes the durable store.
+    fn close(mut self, done: Option<oneshot::Sender<Result<(), crate::persist::PersistError>>>) {
+        while let Some(job) = self
+            .backlog
+            .pop_front()
+            .or_else(|| self.queue.try_recv().ok())
+        {
+            match job {
+                Job::Commit(pending) => self.commit(pending),
+                Job::LoadSeed(reply) => {
+                    let _ = reply.send(Ok(None));
+                }
+                Job::Close(reply) => {
+                    let _ = reply.send(Ok(()));
+                }
+            }
+        }
+        let closed = self.durable.close();
+        if let Err(error) = &closed {
+            tracing::error!(%error, "the state file was not closed cleanly");
+        }
+        if let Some(done) = done {
+            let _ = done.send(closed);
+        }
+    }
 }

@@ -18,6 +18,8 @@ use axum::body::Body;
 use axum::http::Request;
 use axum::Router;
 use common::{app_with, enc, send, send_request, Reply, BASE};
+use ecs_emulator::engine::Change;
+use ecs_emulator::state::WriteFailed;
 use ecs_emulator::{app, fixture, AppState};
 use serde_json::{json, Value};
 
@@ -607,7 +609,7 @@ async fn read_once(app: &Router, r: usize, i: usize) {
             let versions = xml_values(xml, "PluginVersion");
             check_p_page(&ids, &versions, total, number, size);
         }
-        2 if i % 2 == 0 => {
+        2 if i.is_multiple_of(2) => {
             let body = list(app, &format!("InstanceId.1={hot}&PageSize=50")).await;
             let recs = records(&body);
             assert!(recs.iter().all(|r| r.instance == hot), "{body}");
@@ -841,9 +843,13 @@ async fn refused_and_panicking_writes_leave_the_data_intact() {
             let state = state.clone();
             let outcome = tokio::spawn(async move {
                 state
-                    .write::<(), ()>(|store| {
-                        let account = store.default_account().to_owned();
-                        store.remove_instance(&account, &hot_id(1));
+                    .write::<(), WriteFailed>(|draft| {
+                        let account = draft.default_account().to_owned();
+                        let gone = Change::RemoveInstance {
+                            account,
+                            instance_id: hot_id(1),
+                        };
+                        draft.apply(gone).expect("the instance exists");
                         panic!("injected panic halfway through a change (expected)")
                     })
                     .await
@@ -892,12 +898,17 @@ async fn readers_never_wait_for_a_writer() {
         let writer = {
             let state = state.clone();
             tokio::task::spawn_blocking(move || {
-                tokio::runtime::Handle::current().block_on(state.write(|store| {
-                    let account = store.default_account().to_owned();
-                    assert!(store.remove_instance(&account, &hot_id(1)));
+                tokio::runtime::Handle::current().block_on(state.write(|draft| {
+                    let account = draft.default_account().to_owned();
+                    draft
+                        .apply(Change::RemoveInstance {
+                            account,
+                            instance_id: hot_id(1),
+                        })
+                        .expect("the instance exists");
                     entered.send(()).unwrap();
                     writer_released.recv().unwrap();
-                    Ok::<_, ()>(())
+                    Ok::<_, WriteFailed>(())
                 }))
             })
         };

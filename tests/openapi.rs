@@ -227,7 +227,7 @@ impl Spec {
             }
             let format = schema["format"].as_str();
             assert!(
-                format.map_or(true, |f| f == "date-time"),
+                format.is_none_or(|f| f == "date-time"),
                 "the validator does not know the format {format:?} at {at}"
             );
             if format.is_some() && chrono::DateTime::parse_from_rfc3339(text).is_err() {
@@ -535,7 +535,7 @@ fn check_keywords(schema: &Value, at: &str) {
         panic!("{at}: the validator does not know the keyword {unknown}");
     }
     assert!(
-        object.get("format").map_or(true, |f| f == "date-time"),
+        object.get("format").is_none_or(|f| f == "date-time"),
         "{at}: only the date-time format is checked"
     );
     for (name, property) in object

@@ -52,7 +52,7 @@ fn id(k: usize) -> String {
 
 /// The stored plug-in "p" of instance k, if it has one.
 fn p_of(k: usize) -> Option<Value> {
-    if k % WITHOUT_P_EVERY == 0 {
+    if k.is_multiple_of(WITHOUT_P_EVERY) {
         return None;
     }
     let mut plugin = json!({
@@ -60,7 +60,7 @@ fn p_of(k: usize) -> Option<Value> {
         "version": format!("1.{k}"),
         "status": STATUSES[k % STATUSES.len()],
     });
-    if k % 5 != 0 {
+    if !k.is_multiple_of(5) {
         plugin["firstHeartbeatTime"] = json!(format!("2024-02-03T04:{k:02}:05Z"));
         plugin["lastHeartbeatTime"] = json!(format!("2025-06-07T08:{k:02}:10Z"));
     }
@@ -78,7 +78,7 @@ fn many_plugins() -> Vec<Value> {
                 "version": format!("0.{n}.1"),
                 "status": STATUSES[n % STATUSES.len()],
             });
-            if n % 3 != 0 {
+            if !n.is_multiple_of(3) {
                 plugin["firstHeartbeatTime"] = json!(format!("2023-03-04T05:06:{n:02}Z"));
                 plugin["lastHeartbeatTime"] = json!(format!("2026-01-02T03:04:{n:02}Z"));
             }
@@ -96,7 +96,7 @@ fn plugins_of(k: usize) -> Vec<Value> {
         plugins.push(json!({"name": "q", "version": "9", "status": "Running"}));
     }
     plugins.extend(p_of(k));
-    if k % 3 == 0 {
+    if k.is_multiple_of(3) {
         plugins.push(json!({"name": format!("extra-{k}"), "version": "2", "status": "Stopped"}));
     }
     plugins

@@ -1,7 +1,8 @@
 //! State, reset, instances, plug-ins and lifecycle events.
 //!
-//! Each change is checked in full and then applied in one step under the store's write lock:
-//! a refused request changes nothing, and an API page never sees half a change.
+//! Each change is one [`Change`] made through [`AppState::write`]: checked in full against the
+//! data, committed to the state file (when there is one), then published and answered. A
+//! refused request changes nothing, and an API page never sees half a change.
 
 use axum::body::Body;
 use axum::extract::State;
@@ -16,7 +17,7 @@ use crate::engine::{Applied, Change, DataError, PluginType, Refused, Store};
 use crate::fixture::{
     self, Fixture, FixtureInstance, FixturePlugin, InstanceBody, PluginBody, Version,
 };
-use crate::state::AppState;
+use crate::state::{AppState, Draft};
 
 /// `GET /_emulator/state`: the whole state as a fixture. Built and encoded from a snapshot on a
 /// blocking thread: an export of millions of records holds up neither readers nor writers.
@@ -52,14 +53,23 @@ pub async fn replace_state(State(state): State<AppState>, body: Body) -> AdminRe
     .await
     .map_err(|_| AdminError::invalid_json("body: could not be read"))??;
     let summary = fixture::summarize(&built);
-    state.replace_store(built).await;
+    let with = std::sync::Arc::new(built);
+    state
+        .write(|draft| apply(draft, Change::ReplaceAll(with)))
+        .await?;
     Ok(Json(summary).into_response())
 }
 
-/// `POST /_emulator/reset`: the start-up data, no faults, an empty journal, real time.
-pub async fn reset(State(state): State<AppState>) -> Response {
-    state.reset().await;
-    Json(state.read(fixture::summarize)).into_response()
+/// `POST /_emulator/reset`: the seed data (the start-up data, or what the state file was
+/// created from), no faults, an empty journal, real time.
+pub async fn reset(State(state): State<AppState>) -> AdminResult<Response> {
+    let seed = state.seed().await?;
+    let summary = fixture::summarize(&seed);
+    state
+        .write(|draft| apply(draft, Change::Reset(seed)))
+        .await?;
+    state.reset_session();
+    Ok(Json(summary).into_response())
 }
 
 /// The field a cross-record data error is about.
@@ -80,9 +90,9 @@ fn refused(error: DataError) -> AdminError {
     AdminError::invalid_field(data_field(&error), error)
 }
 
-/// Applies `change` to the store, or answers why it is refused (nothing changed).
-fn apply(store: &mut Store, change: &Change) -> AdminResult<Applied> {
-    store.apply(change).map_err(|refusal| match refusal {
+/// Applies `change` to the data, or answers why it is refused (nothing changed).
+fn apply(draft: &mut Draft, change: Change) -> AdminResult<Applied> {
+    draft.apply(change).map_err(|refusal| match refusal {
         Refused::Data(error) => refused(error),
         Refused::NoSuchPlugin { instance, name } => plugin_not_found(&instance, &name),
         Refused::Transition(refusal) => AdminError::conflict(format!("event: {refusal}")),
@@ -192,7 +202,7 @@ pub async fn put_instance(
                 instance_id: id.clone(),
                 plugins,
             };
-            let applied = apply(store, &change)?;
+            let applied = apply(store, change)?;
             Ok((
                 created_or_ok(applied),
                 Json(instance_json(store, &account, &id)),
@@ -226,7 +236,7 @@ pub async fn delete_instance(
             let instance_id = id.clone();
             apply(
                 store,
-                &Change::RemoveInstance {
+                Change::RemoveInstance {
                     account,
                     instance_id,
                 },
@@ -284,7 +294,7 @@ pub async fn put_plugin(
                 name: name.clone(),
                 record: body.into_record(),
             };
-            let applied = apply(store, &change)?;
+            let applied = apply(store, change)?;
             let json = plugin_json(store, &account, &id, &name).expect("just stored");
             Ok((created_or_ok(applied), Json(json)).into_response())
         })
@@ -320,7 +330,7 @@ pub async fn delete_plugin(
                 instance_id: id.clone(),
                 name: name.clone(),
             };
-            apply(store, &change)?;
+            apply(store, change)?;
             Ok(StatusCode::NO_CONTENT)
         })
         .await
@@ -370,7 +380,7 @@ pub async fn plugin_event(
                 version: body.version.map(String::from),
                 at: now,
             };
-            apply(store, &change)?;
+            apply(store, change)?;
             let json = plugin_json(store, &account, &id, &name).expect("just stored");
             Ok(Json(json).into_response())
         })

@@ -182,6 +182,29 @@ impl AdminError {
     }
 }
 
+impl From<crate::state::WriteFailed> for AdminError {
+    fn from(failed: crate::state::WriteFailed) -> Self {
+        use crate::state::WriteFailed;
+        match failed {
+            WriteFailed::Stopped => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ServiceUnavailable",
+                "The emulator is stopping and takes no more changes; nothing changed.",
+            ),
+            WriteFailed::Refused(refused) => Self::conflict(refused.to_string()),
+            WriteFailed::NotDurable(_) | WriteFailed::NoSeed => {
+                tracing::error!(detail = %failed, "a change could not be made");
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "InternalError",
+                    "The change could not be written to the state file, so nothing changed; \
+                     the cause is logged.",
+                )
+            }
+        }
+    }
+}
+
 impl IntoResponse for AdminError {
     fn into_response(self) -> Response {
         let body = ErrorBody {

@@ -1,10 +1,13 @@
 //! Every change to the data as one typed value.
 //!
-//! A writer (the control plane today; the Cloud Assistant operations and the state file later)
-//! says what it wants as a [`Change`], and [`Store::apply`] checks it against the store and
-//! applies it whole, or refuses it and changes nothing. The served state applies a change to a
-//! copy of the store and publishes the copy only when it is accepted
-//! ([`crate::state::AppState::write`]), so a change is seen whole or not at all.
+//! A writer (the control plane today, the Cloud Assistant operations next) says what it wants
+//! as a [`Change`], and [`Store::apply`] checks it against the store and applies it whole, or
+//! refuses it and changes nothing. The served state takes every change the same way
+//! ([`crate::state::AppState::write`]): validated against the current data, committed to the
+//! state file ([`crate::persist`]), applied for readers, then acknowledged. A refused change
+//! touches neither the file nor the data.
+
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
@@ -12,7 +15,7 @@ use super::lifecycle::{self, Event, TransitionRefused};
 use super::{DataError, PluginRecord, PluginType, Store};
 
 /// One change to the data.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Change {
     /// Creates or replaces an account's instance with its plug-ins, possibly in another region.
     PutInstance {
@@ -69,6 +72,11 @@ pub enum Change {
         /// When it happened, by the emulator's clock.
         at: DateTime<Utc>,
     },
+    /// Replaces the whole data (`PUT /_emulator/state`) with a store already checked whole.
+    ReplaceAll(Arc<Store>),
+    /// Restores the data the emulator (or its state file) was seeded with
+    /// (`POST /_emulator/reset`).
+    Reset(Arc<Store>),
 }
 
 /// What an accepted change did.
@@ -189,6 +197,11 @@ impl Store {
                     name,
                     next,
                 )?))
+            }
+            // The new store shares its chunks with the given one: no record is copied.
+            Change::ReplaceAll(with) | Change::Reset(with) => {
+                *self = Store::clone(with);
+                Ok(Applied::Replaced)
             }
         }
     }

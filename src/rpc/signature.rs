@@ -204,7 +204,7 @@ fn within_window(at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
     chrono::TimeDelta::from_std(TIME_WINDOW)
         .ok()
         .and_then(|window| at.checked_add_signed(window))
-        .map_or(true, |end| end > now)
+        .is_none_or(|end| end > now)
 }
 
 /// Nonces seen in the last [`TIME_WINDOW`], per access key, with memory bounded in count

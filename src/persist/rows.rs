@@ -1,0 +1,422 @@
+//! The data as rows: writing a store or the keys a change touched, and loading a store back.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use super::schema::DATA_TABLES;
+use super::Problem;
+use crate::engine::{AccessKey, Account, Change, PluginRecord, PluginStatus, PluginType, Store};
+
+/// Which set of tables: the data served, or the seed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Set {
+    /// The data served.
+    Served,
+    /// What the file was created from; `reset` copies it to the served set.
+    Seed,
+}
+
+impl Set {
+    fn prefix(self) -> &'static str {
+        match self {
+            Self::Served => "",
+            Self::Seed => "seed_",
+        }
+    }
+
+    fn table(self, name: &str) -> String {
+        format!("{}{name}", self.prefix())
+    }
+}
+
+/// A time as the file keeps it.
+fn time_text(time: Option<DateTime<Utc>>) -> Option<String> {
+    time.map(|t| t.to_rfc3339_opts(SecondsFormat::AutoSi, true))
+}
+
+fn type_text(plugin_type: PluginType) -> &'static str {
+    match plugin_type {
+        PluginType::Once => "Once",
+        PluginType::Persist => "Persist",
+    }
+}
+
+/// Writes what `change` touched as it stands in `after`: the served set then holds, for every
+/// key the change touched, exactly what the data holds.
+pub fn write_change(db: &Connection, change: &Change, after: &Store) -> rusqlite::Result<()> {
+    match change {
+        Change::PutInstance {
+            account,
+            instance_id,
+            ..
+        }
+        | Change::RemoveInstance {
+            account,
+            instance_id,
+        } => write_instance(db, after, account, instance_id),
+        Change::PutPlugin {
+            account,
+            instance_id,
+            name,
+            ..
+        }
+        | Change::RemovePlugin {
+            account,
+            instance_id,
+            name,
+        }
+        | Change::PluginEvent {
+            account,
+            instance_id,
+            name,
+            ..
+        } => write_plugin(db, after, account, instance_id, name),
+        Change::ReplaceAll(with) => {
+            clear(db, Set::Served)?;
+            write_store(db, Set::Served, with)
+        }
+        Change::Reset(_) => copy_seed(db),
+    }
+}
+
+/// An instance with all its plug-ins, or its absence.
+fn write_instance(
+    db: &Connection,
+    after: &Store,
+    account: &str,
+    instance_id: &str,
+) -> rusqlite::Result<()> {
+    db.prepare_cached("DELETE FROM plugin WHERE account_id = ?1 AND instance_id = ?2")?
+        .execute(params![account, instance_id])?;
+    match after.instance(account, instance_id) {
+        Some((region, instance)) => {
+            db.prepare_cached(
+                "INSERT OR REPLACE INTO instance (account_id, instance_id, region_id) \
+                 VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![account, instance_id, region])?;
+            for (name, record) in instance.plugins.iter() {
+                insert_plugin(db, Set::Served, account, instance_id, name, record)?;
+            }
+        }
+        None => {
+            db.prepare_cached("DELETE FROM instance WHERE account_id = ?1 AND instance_id = ?2")?
+                .execute(params![account, instance_id])?;
+        }
+    }
+    Ok(())
+}
+
+/// One plug-in record, or its absence.
+fn write_plugin(
+    db: &Connection,
+    after: &Store,
+    account: &str,
+    instance_id: &str,
+    name: &str,
+) -> rusqlite::Result<()> {
+    let record = after
+        .instance(account, instance_id)
+        .and_then(|(_, instance)| instance.plugins.get(name));
+    match record {
+        Some(record) => insert_plugin(db, Set::Served, account, instance_id, name, record),
+        None => db
+            .prepare_cached(
+                "DELETE FROM plugin WHERE account_id = ?1 AND instance_id = ?2 AND name = ?3",
+            )?
+            .execute(params![account, instance_id, name])
+            .map(drop),
+    }
+}
+
+fn insert_plugin(
+    db: &Connection,
+    set: Set,
+    account: &str,
+    instance_id: &str,
+    name: &str,
+    record: &PluginRecord,
+) -> rusqlite::Result<()> {
+    let sql = format!(
+        "INSERT OR REPLACE INTO {} (account_id, instance_id, name, version, status, \
+         first_heartbeat, last_heartbeat) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        set.table("plugin")
+    );
+    db.prepare_cached(&sql)?.execute(params![
+        account,
+        instance_id,
+        name,
+        record.version,
+        record.status.as_str(),
+        time_text(record.first_heartbeat),
+        time_text(record.last_heartbeat),
+    ])?;
+    Ok(())
+}
+
+/// Empties one set of tables.
+pub fn clear(db: &Connection, set: Set) -> rusqlite::Result<()> {
+    for table in DATA_TABLES.iter().rev() {
+        db.execute(&format!("DELETE FROM {}", set.table(table)), [])?;
+    }
+    Ok(())
+}
+
+/// Makes the served set a copy of the seed set.
+fn copy_seed(db: &Connection) -> rusqlite::Result<()> {
+    clear(db, Set::Served)?;
+    for table in DATA_TABLES {
+        db.execute(
+            &format!("INSERT INTO {table} SELECT * FROM seed_{table}"),
+            [],
+        )?;
+    }
+    Ok(())
+}
+
+/// Writes a whole store into an empty set.
+pub fn write_store(db: &Connection, set: Set, store: &Store) -> rusqlite::Result<()> {
+    let mut account_row = db.prepare_cached(&format!(
+        "INSERT INTO {} (account_id, position, is_default) VALUES (?1, ?2, ?3)",
+        set.table("account")
+    ))?;
+    let mut key_row = db.prepare_cached(&format!(
+        "INSERT INTO {} (key_id, account_id, position, secret, enabled) \
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        set.table("access_key")
+    ))?;
+    for (position, account) in store.accounts().iter().enumerate() {
+        let is_default = account.id == store.default_account();
+        account_row.execute(params![account.id, position as i64, is_default])?;
+        for (position, key) in account.access_keys.iter().enumerate() {
+            key_row.execute(params![
+                key.id,
+                account.id,
+                position as i64,
+                key.secret,
+                key.enabled
+            ])?;
+        }
+    }
+    let mut catalog_row = db.prepare_cached(&format!(
+        "INSERT INTO {} (name, plugin_type) VALUES (?1, ?2)",
+        set.table("catalog")
+    ))?;
+    for (name, plugin_type) in store.catalog() {
+        catalog_row.execute(params![name, type_text(plugin_type)])?;
+    }
+    let mut instance_row = db.prepare_cached(&format!(
+        "INSERT INTO {} (account_id, instance_id, region_id) VALUES (?1, ?2, ?3)",
+        set.table("instance")
+    ))?;
+    for (account, region, id, instance) in store.instances() {
+        instance_row.execute(params![account, id, region])?;
+        for (name, record) in instance.plugins.iter() {
+            insert_plugin(db, set, account, id, name, record)?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether a stored value breaks a rule of the data: the problem, naming the row.
+fn invalid(what: impl std::fmt::Display) -> Problem {
+    Problem::InvalidData(what.to_string())
+}
+
+/// SQLite's word on a read: damage, or an operating-system failure.
+pub fn read_problem(error: rusqlite::Error) -> Problem {
+    use rusqlite::ErrorCode::{DatabaseCorrupt, NotADatabase};
+    match error.sqlite_error_code() {
+        Some(DatabaseCorrupt | NotADatabase) => Problem::Damaged(error.to_string()),
+        _ => match error {
+            // A column of an unexpected type or NULL: the tables are not as this build wrote.
+            rusqlite::Error::FromSqlConversionFailure(..)
+            | rusqlite::Error::InvalidColumnType(..) => invalid(error),
+            other => Problem::Io(other.to_string()),
+        },
+    }
+}
+
+fn text_field(row: &Row<'_>, index: usize, what: &str) -> Result<String, Problem> {
+    let text: String = row.get(index).map_err(read_problem)?;
+    crate::text::check(&text).map_err(|refusal| invalid(format!("{what} {text:?}: {refusal}")))?;
+    Ok(text)
+}
+
+fn time_field(row: &Row<'_>, index: usize) -> Result<Option<DateTime<Utc>>, Problem> {
+    let Some(text) = row.get::<_, Option<String>>(index).map_err(read_problem)? else {
+        return Ok(None);
+    };
+    let time = DateTime::parse_from_rfc3339(&text)
+        .map_err(|e| invalid(format!("time {text:?} is not RFC 3339 ({e})")))?
+        .with_timezone(&Utc);
+    if !crate::clock::in_range(time) {
+        return Err(invalid(crate::clock::out_of_range(&format!("{text:?}"))));
+    }
+    Ok(Some(time))
+}
+
+fn status_field(row: &Row<'_>, index: usize) -> Result<PluginStatus, Problem> {
+    let text: String = row.get(index).map_err(read_problem)?;
+    PluginStatus::ALL
+        .into_iter()
+        .find(|s| s.as_str() == text)
+        .ok_or_else(|| invalid(format!("status {text:?} is not a plug-in status")))
+}
+
+/// Reads one set of tables into a store, checking every rule the data file has.
+pub fn load(db: &Connection, set: Set) -> Result<Store, Problem> {
+    let mut accounts: Vec<(Account, bool)> = Vec::new();
+    let mut statement = db
+        .prepare(&format!(
+            "SELECT account_id, is_default FROM {} ORDER BY position",
+            set.table("account")
+        ))
+        .map_err(read_problem)?;
+    let mut rows = statement.query([]).map_err(read_problem)?;
+    while let Some(row) = rows.next().map_err(read_problem)? {
+        let account = Account {
+            id: text_field(row, 0, "account id")?,
+            access_keys: Vec::new(),
+        };
+        accounts.push((account, row.get(1).map_err(read_problem)?));
+    }
+    let mut statement = db
+        .prepare(&format!(
+            "SELECT account_id, key_id, secret, enabled FROM {} ORDER BY account_id, position",
+            set.table("access_key")
+        ))
+        .map_err(read_problem)?;
+    let mut rows = statement.query([]).map_err(read_problem)?;
+    while let Some(row) = rows.next().map_err(read_problem)? {
+        let owner: String = row.get(0).map_err(read_problem)?;
+        let key = AccessKey {
+            id: text_field(row, 1, "access key id")?,
+            secret: row.get(2).map_err(read_problem)?,
+            enabled: row.get(3).map_err(read_problem)?,
+        };
+        let Some((account, _)) = accounts.iter_mut().find(|(a, _)| a.id == owner) else {
+            return Err(invalid(format!(
+                "access key {} belongs to account {owner}, which is not in the account table",
+                key.id
+            )));
+        };
+        account.access_keys.push(key);
+    }
+    let mut catalog = Vec::new();
+    let mut statement = db
+        .prepare(&format!(
+            "SELECT name, plugin_type FROM {} ORDER BY name",
+            set.table("catalog")
+        ))
+        .map_err(read_problem)?;
+    let mut rows = statement.query([]).map_err(read_problem)?;
+    while let Some(row) = rows.next().map_err(read_problem)? {
+        let name = text_field(row, 0, "catalog name")?;
+        let plugin_type = match row.get_ref(1).map_err(read_problem)?.as_str() {
+            Ok("Once") => PluginType::Once,
+            Ok("Persist") => PluginType::Persist,
+            _ => return Err(invalid(format!("catalog entry {name} has no valid type"))),
+        };
+        catalog.push((name, plugin_type));
+    }
+    let mut store = Store::new(accounts, catalog).map_err(invalid)?;
+    load_instances(db, set, &mut store)?;
+    Ok(store)
+}
+
+/// Reads the instances and their plug-ins: two scans in key order, merged.
+fn load_instances(db: &Connection, set: Set, store: &mut Store) -> Result<(), Problem> {
+    let mut instances = db
+        .prepare(&format!(
+            "SELECT account_id, instance_id, region_id FROM {} ORDER BY account_id, instance_id",
+            set.table("instance")
+        ))
+        .map_err(read_problem)?;
+    let mut plugins = db
+        .prepare(&format!(
+            "SELECT account_id, instance_id, name, version, status, first_heartbeat, \
+             last_heartbeat FROM {} ORDER BY account_id, instance_id, name",
+            set.table("plugin")
+        ))
+        .map_err(read_problem)?;
+    let mut instance_rows = instances.query([]).map_err(read_problem)?;
+    let mut plugin_rows = plugins.query([]).map_err(read_problem)?;
+    // The next plug-in row not yet placed: (account, instance, name, record).
+    let mut next_plugin = read_plugin(plugin_rows.next().map_err(read_problem)?)?;
+    while let Some(row) = instance_rows.next().map_err(read_problem)? {
+        let account = text_field(row, 0, "account id")?;
+        let id = text_field(row, 1, "instance id")?;
+        let region = text_field(row, 2, "region id")?;
+        let mut records = Vec::new();
+        while let Some((owner, instance, name, record)) = next_plugin.take() {
+            match (owner.as_str(), instance.as_str()).cmp(&(account.as_str(), id.as_str())) {
+                std::cmp::Ordering::Equal => {
+                    records.push((name, record));
+                    next_plugin = read_plugin(plugin_rows.next().map_err(read_problem)?)?;
+                }
+                std::cmp::Ordering::Greater => {
+                    next_plugin = Some((owner, instance, name, record));
+                    break;
+                }
+                std::cmp::Ordering::Less => return Err(orphan(&owner, &instance, &name)),
+            }
+        }
+        store
+            .add_instance(&account, &region, &id, records)
+            .map_err(invalid)?;
+    }
+    match next_plugin {
+        Some((owner, instance, name, _)) => Err(orphan(&owner, &instance, &name)),
+        None => Ok(()),
+    }
+}
+
+type PluginRow = (String, String, String, PluginRecord);
+
+fn read_plugin(row: Option<&Row<'_>>) -> Result<Option<PluginRow>, Problem> {
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let version = text_field(row, 3, "version")?;
+    if version.chars().count() > 255 {
+        return Err(invalid(format!(
+            "version {version:?} is over 255 characters"
+        )));
+    }
+    Ok(Some((
+        row.get(0).map_err(read_problem)?,
+        row.get(1).map_err(read_problem)?,
+        text_field(row, 2, "plug-in name")?,
+        PluginRecord {
+            version,
+            status: status_field(row, 4)?,
+            first_heartbeat: time_field(row, 5)?,
+            last_heartbeat: time_field(row, 6)?,
+        },
+    )))
+}
+
+fn orphan(account: &str, instance: &str, name: &str) -> Problem {
+    invalid(format!(
+        "plug-in {name} of instance {instance} (account {account}) has no row in the instance \
+         table"
+    ))
+}
+
+/// A value of the `meta` table.
+pub fn meta(db: &Connection, key: &str) -> rusqlite::Result<Option<String>> {
+    db.query_row("SELECT value FROM meta WHERE key = ?1", [key], |row| {
+        row.get(0)
+    })
+    .optional()
+}
+
+/// Sets a value of the `meta` table.
+pub fn set_meta(db: &Connection, key: &str, value: &str) -> rusqlite::Result<()> {
+    db.execute(
+        "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
+        params![key, value],
+    )
+    .map(drop)
+}

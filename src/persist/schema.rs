@@ -1,0 +1,110 @@
+//! The state file's schema, its version, and the migrations that bring an older file forward.
+//!
+//! `PRAGMA application_id` marks a file as an emulator's state file; `PRAGMA user_version` is
+//! the number of [`MIGRATIONS`] applied to it. A migration, once released, never changes: a
+//! new schema is a new entry at the end, applied in the same transaction as the version bump,
+//! so a file is always at one version or the next, never between.
+//!
+//! # The tables (version 1)
+//!
+//! The data served, and an identical set prefixed `seed_` with the data the file was created
+//! from (what `reset` restores). Names, ids and versions are the data's own text; times are
+//! RFC 3339 in UTC (`2020-01-19T09:15:46Z`), NULL until a heartbeat.
+//!
+//! | table | key | other columns |
+//! |---|---|---|
+//! | `meta` | `key` | `value`: `seed_source`, `created_at`, `created_by` |
+//! | `account` | `account_id` | `position` (the data's order), `is_default` (0 or 1) |
+//! | `access_key` | `key_id` | `account_id`, `position`, `secret`, `enabled` (0 or 1) |
+//! | `catalog` | `name` | `plugin_type` (`Once` or `Persist`) |
+//! | `instance` | `account_id`, `instance_id` | `region_id` |
+//! | `plugin` | `account_id`, `instance_id`, `name` | `version`, `status`, `first_heartbeat`, `last_heartbeat` |
+
+use rusqlite::Transaction;
+
+/// `PRAGMA application_id` of a state file: "ECSE".
+pub const APPLICATION_ID: i64 = 0x4543_5345;
+
+/// The tables of the data, once for the data served (prefix "") and once for the seed
+/// (prefix "seed_"). Frozen: version 1 as released.
+const V1_DATA_TABLES: &str = "
+CREATE TABLE {p}account (
+    account_id TEXT PRIMARY KEY,
+    position INTEGER NOT NULL,
+    is_default INTEGER NOT NULL CHECK (is_default IN (0, 1))
+) STRICT, WITHOUT ROWID;
+CREATE TABLE {p}access_key (
+    key_id TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    secret TEXT NOT NULL,
+    enabled INTEGER NOT NULL CHECK (enabled IN (0, 1))
+) STRICT, WITHOUT ROWID;
+CREATE TABLE {p}catalog (
+    name TEXT PRIMARY KEY,
+    plugin_type TEXT NOT NULL CHECK (plugin_type IN ('Once', 'Persist'))
+) STRICT, WITHOUT ROWID;
+CREATE TABLE {p}instance (
+    account_id TEXT NOT NULL,
+    instance_id TEXT NOT NULL,
+    region_id TEXT NOT NULL,
+    PRIMARY KEY (account_id, instance_id)
+) STRICT, WITHOUT ROWID;
+CREATE TABLE {p}plugin (
+    account_id TEXT NOT NULL,
+    instance_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    version TEXT NOT NULL,
+    status TEXT NOT NULL,
+    first_heartbeat TEXT,
+    last_heartbeat TEXT,
+    PRIMARY KEY (account_id, instance_id, name)
+) STRICT, WITHOUT ROWID;
+";
+
+/// Version 1: the data of SPEC section 6, served and seed, and `meta`.
+fn v1(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute_batch(
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT, WITHOUT ROWID;",
+    )?;
+    for prefix in ["", "seed_"] {
+        tx.execute_batch(&V1_DATA_TABLES.replace("{p}", prefix))?;
+    }
+    Ok(())
+}
+
+/// A step from one schema version to the next.
+pub type Migration = fn(&Transaction<'_>) -> rusqlite::Result<()>;
+
+/// Every migration in order: a file at version `n` has had the first `n` applied.
+pub const MIGRATIONS: &[Migration] = &[v1];
+
+/// The schema version this build writes, and the newest it reads.
+pub fn latest() -> i64 {
+    MIGRATIONS.len() as i64
+}
+
+/// The tables of the data, in the order they are written (and cleared in reverse).
+pub const DATA_TABLES: [&str; 5] = ["account", "access_key", "catalog", "instance", "plugin"];
+
+/// Brings a file at version `from` to [`latest`] inside `tx` (the version bump included).
+pub fn migrate(tx: &Transaction<'_>, from: i64) -> rusqlite::Result<()> {
+    for migration in MIGRATIONS.iter().skip(usize::try_from(from).unwrap_or(0)) {
+        migration(tx)?;
+    }
+    tx.pragma_update(None, "application_id", APPLICATION_ID)?;
+    tx.pragma_update(None, "user_version", latest())?;
+    Ok(())
+}
+
+/// Brings a new file to version `to` only: for tests of the migration path.
+#[cfg(test)]
+#[allow(dead_code)] // used by the migration test once the schema has a second version
+pub fn create_at_version(tx: &Transaction<'_>, to: i64) -> rusqlite::Result<()> {
+    for migration in MIGRATIONS.iter().take(usize::try_from(to).unwrap_or(0)) {
+        migration(tx)?;
+    }
+    tx.pragma_update(None, "application_id", APPLICATION_ID)?;
+    tx.pragma_update(None, "user_version", to)?;
+    Ok(())
+}

@@ -1,0 +1,347 @@
+//! The `--state-file`: an SQLite database (SPEC section 8).
+//!
+//! # Settings, and what they promise
+//!
+//! - `journal_mode = WAL`: a commit appends to the write-ahead log; readers (the `sqlite3` tool,
+//!   say) can look at the file while the emulator writes.
+//! - `synchronous = FULL`: the log is synced to the disk before a commit returns, so an
+//!   acknowledged change survives the process being killed (`kill -9`) and a power loss or an
+//!   operating-system crash too, as far as the disk honours a sync.
+//! - One transaction per batch of concurrent changes (group commit, see
+//!   [`crate::state::AppState::write`]): one sync serves every writer waiting.
+//!
+//! # Opening, and what is refused
+//!
+//! The file is locked (an exclusive `flock`, held until the emulator stops) so that a second
+//! emulator on the same file is refused. An existing file is then inspected through a
+//! read-only connection: not SQLite, damaged, not an emulator's, or of a newer schema, and it is
+//! refused, left byte for byte as it was. A file that does not exist yet (or is empty) is created
+//! and seeded in one transaction, so a crash while seeding leaves an empty file that the next
+//! start seeds again.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+
+use super::rows::{self, Set};
+use super::schema::{self, APPLICATION_ID};
+use super::{Commit, Durable, PersistError, Problem};
+use crate::engine::Store;
+
+/// What a state file was seeded from, as its `meta` table keeps it.
+#[derive(Debug, Clone)]
+pub struct Seed {
+    /// The data.
+    pub store: Store,
+    /// Where it came from: a `--data` path or the built-in demo data.
+    pub source: String,
+}
+
+/// An open state file.
+pub struct StateFile {
+    /// Declared before `lock`, so it is closed first: the lock outlives every use of the file.
+    db: Connection,
+    /// The exclusive lock on the file, released when this is dropped.
+    _lock: File,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for StateFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StateFile")
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+/// A state file opened, with the data it holds.
+#[derive(Debug)]
+pub struct Opened {
+    /// The file, ready for commits.
+    pub file: StateFile,
+    /// The data served.
+    pub store: Store,
+    /// The seed, when the file was created now (it is then the data served too).
+    pub created: Option<String>,
+    /// What the file was seeded from, as it remembers.
+    pub seed_source: String,
+    /// The schema version the file had before this start, when it was migrated.
+    pub migrated_from: Option<i64>,
+}
+
+/// Why opening failed: the state file, or the seed for a new one.
+#[derive(Debug)]
+pub enum OpenFailure<E> {
+    /// The state file is refused or cannot be used.
+    State(PersistError),
+    /// The seed could not be loaded.
+    Seed(E),
+}
+
+/// Opens the state file at `path`, creating and seeding it from `seed` when it does not exist
+/// yet (or is empty). `seed` is not called for an existing file.
+pub fn open<E>(
+    path: &Path,
+    seed: impl FnOnce() -> Result<Seed, E>,
+) -> Result<Opened, OpenFailure<E>> {
+    let fail = |problem| OpenFailure::State(PersistError::new(path, problem));
+    let (lock, created_now) = lock(path).map_err(fail)?;
+    match inspect(path).map_err(fail)? {
+        Found::Empty => {
+            let seed = match seed() {
+                Ok(seed) => seed,
+                Err(e) => {
+                    if created_now {
+                        // Leave nothing behind that the next start would take for a state file.
+                        let _ = std::fs::remove_file(path);
+                    }
+                    return Err(OpenFailure::Seed(e));
+                }
+            };
+            let db = read_write(path).map_err(fail)?;
+            create(&db, &seed).map_err(|e| fail(Problem::Io(e.to_string())))?;
+            Ok(Opened {
+                file: StateFile {
+                    db,
+                    _lock: lock,
+                    path: path.to_owned(),
+                },
+                created: Some(seed.source.clone()),
+                seed_source: seed.source,
+                store: seed.store,
+                migrated_from: None,
+            })
+        }
+        Found::Current(ro) => {
+            let store = rows::load(&ro, Set::Served).map_err(fail)?;
+            let seed_source = seed_source(&ro).map_err(fail)?;
+            drop(ro);
+            let db = read_write(path).map_err(fail)?;
+            Ok(Opened {
+                file: StateFile {
+                    db,
+                    _lock: lock,
+                    path: path.to_owned(),
+                },
+                store,
+                created: None,
+                seed_source,
+                migrated_from: None,
+            })
+        }
+        Found::Older(version) => {
+            let mut db = read_write(path).map_err(fail)?;
+            let tx = db
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(|e| fail(Problem::Io(e.to_string())))?;
+            schema::migrate(&tx, version)
+                .and_then(|()| tx.commit())
+                .map_err(|e| {
+                    fail(Problem::Io(format!(
+                        "migrating from version {version}: {e}"
+                    )))
+                })?;
+            let store = rows::load(&db, Set::Served).map_err(fail)?;
+            let seed_source = seed_source(&db).map_err(fail)?;
+            Ok(Opened {
+                file: StateFile {
+                    db,
+                    _lock: lock,
+                    path: path.to_owned(),
+                },
+                store,
+                created: None,
+                seed_source,
+                migrated_from: Some(version),
+            })
+        }
+    }
+}
+
+/// Opens (or creates) the file and takes its exclusive lock; true when it was created now.
+fn lock(path: &Path) -> Result<(File, bool), Problem> {
+    let io = |e: std::io::Error| Problem::Io(format!("cannot open it: {e}"));
+    let (file, created) = match OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(path)
+    {
+        Ok(file) => (file, true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => (
+            OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(path)
+                .map_err(io)?,
+            false,
+        ),
+        Err(e) => return Err(io(e)),
+    };
+    match file.try_lock() {
+        Ok(()) => Ok((file, created)),
+        Err(TryLockError::WouldBlock) => Err(Problem::Held),
+        Err(TryLockError::Error(e)) => Err(Problem::Io(format!("cannot lock it: {e}"))),
+    }
+}
+
+/// What an existing file turned out to be.
+enum Found {
+    /// Nothing in it yet: to be seeded.
+    Empty,
+    /// A state file of this build's schema, open read-only.
+    Current(Connection),
+    /// A state file of an older schema.
+    Older(i64),
+}
+
+/// The first bytes of every SQLite database.
+const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
+
+/// Looks at the file without changing it.
+fn inspect(path: &Path) -> Result<Found, Problem> {
+    let mut head = Vec::with_capacity(16);
+    File::open(path)
+        .and_then(|f| f.take(16).read_to_end(&mut head))
+        .map_err(|e| Problem::Io(format!("cannot read it: {e}")))?;
+    // An empty main file may still have its pages in a write-ahead log: SQLite decides below.
+    if !head.is_empty() && head != SQLITE_MAGIC {
+        return Err(Problem::Damaged(
+            "it does not start as an SQLite database does".to_owned(),
+        ));
+    }
+    let ro = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(rows::read_problem)?;
+    let pragma = |name: &str| -> Result<i64, Problem> {
+        ro.pragma_query_value(None, name, |row| row.get(0))
+            .map_err(rows::read_problem)
+    };
+    let application_id = pragma("application_id")?;
+    let version = pragma("user_version")?;
+    let tables: i64 = ro
+        .query_row("SELECT count(*) FROM sqlite_schema", [], |row| row.get(0))
+        .map_err(rows::read_problem)?;
+    if application_id == 0 && version == 0 && tables == 0 {
+        return Ok(Found::Empty);
+    }
+    if application_id != APPLICATION_ID {
+        return Err(Problem::Foreign(format!(
+            "its application_id is {application_id:#x}, not {APPLICATION_ID:#x}"
+        )));
+    }
+    if version > schema::latest() {
+        return Err(Problem::Newer {
+            found: version,
+            supported: schema::latest(),
+        });
+    }
+    if version < 1 {
+        return Err(Problem::Damaged(format!("its schema version is {version}")));
+    }
+    let check: Vec<String> = ro
+        .prepare("PRAGMA quick_check(5)")
+        .and_then(|mut s| {
+            s.query_map([], |row| row.get::<_, String>(0))?
+                .collect::<rusqlite::Result<_>>()
+        })
+        .map_err(rows::read_problem)?;
+    if check != ["ok"] {
+        return Err(Problem::Damaged(check.join("; ")));
+    }
+    if version < schema::latest() {
+        return Ok(Found::Older(version));
+    }
+    Ok(Found::Current(ro))
+}
+
+/// The connection that writes, with the settings the module doc describes.
+fn read_write(path: &Path) -> Result<Connection, Problem> {
+    let db = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(rows::read_problem)?;
+    let setup = || -> rusqlite::Result<()> {
+        db.pragma_update_and_check(None, "journal_mode", "WAL", |row| {
+            row.get::<_, String>(0).map(drop)
+        })?;
+        db.pragma_update(None, "synchronous", "FULL")?;
+        // Big enough that loading and whole-state writes do not thrash (64 MiB).
+        db.pragma_update(None, "cache_size", -65_536)?;
+        db.busy_timeout(std::time::Duration::from_secs(10))?;
+        Ok(())
+    };
+    setup().map_err(|e| Problem::Io(format!("cannot set it up: {e}")))?;
+    Ok(db)
+}
+
+/// Creates the schema and writes the seed as both the seed and the data served, in one
+/// transaction.
+fn create(db: &Connection, seed: &Seed) -> rusqlite::Result<()> {
+    let tx = db.unchecked_transaction()?;
+    schema::migrate(&tx, 0)?;
+    rows::write_store(&tx, Set::Seed, &seed.store)?;
+    for table in schema::DATA_TABLES {
+        tx.execute(
+            &format!("INSERT INTO {table} SELECT * FROM seed_{table}"),
+            [],
+        )?;
+    }
+    rows::set_meta(&tx, "seed_source", &seed.source)?;
+    rows::set_meta(
+        &tx,
+        "created_at",
+        &chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    )?;
+    rows::set_meta(
+        &tx,
+        "created_by",
+        concat!("ecs-emulator ", env!("CARGO_PKG_VERSION")),
+    )?;
+    tx.commit()
+}
+
+fn seed_source(db: &Connection) -> Result<String, Problem> {
+    Ok(rows::meta(db, "seed_source")
+        .map_err(rows::read_problem)?
+        .unwrap_or_default())
+}
+
+impl Durable for StateFile {
+    fn commit(&mut self, batch: &[Commit<'_>]) -> Result<(), PersistError> {
+        let write = |db: &mut Connection| -> rusqlite::Result<()> {
+            let tx = db.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            for commit in batch {
+                for change in commit.changes {
+                    rows::write_change(&tx, change, commit.after)?;
+                }
+            }
+            tx.commit()
+        };
+        write(&mut self.db).map_err(|e| PersistError::new(&self.path, Problem::Io(e.to_string())))
+    }
+
+    fn load_seed(&mut self) -> Result<Option<Store>, PersistError> {
+        rows::load(&self.db, Set::Seed)
+            .map(Some)
+            .map_err(|problem| PersistError::new(&self.path, problem))
+    }
+
+    fn close(self: Box<Self>) -> Result<(), PersistError> {
+        let Self { db, _lock, path } = *self;
+        // Closing the last connection checkpoints the log into the file and removes it.
+        db.close()
+            .map_err(|(_, e)| PersistError::new(&path, Problem::Io(e.to_string())))?;
+        drop(_lock);
+        Ok(())
+    }
+
+    fn describe(&self) -> String {
+        format!("state file {}", self.path.display())
+    }
+}
