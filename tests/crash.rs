@@ -89,7 +89,6 @@ enum Mode {
 /// half there, and an in-flight change is there whole or not at all; `--data` on a later start
 /// does not replace the state file, and a `reset` restores the seed the file was created from.
 #[test]
-#[ignore = "needs --state-file"]
 fn every_acknowledged_change_survives_kill_9() {
     run(Mode::KillNine);
 }
