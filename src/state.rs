@@ -591,3 +591,180 @@ impl Committer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{PluginRecord, PluginStatus};
+    use crate::persist::{PersistError, Problem};
+    use std::sync::atomic::{AtomicBool, AtomicUsize};
+
+    /// A durable store that refuses commits while `failing` is set, and counts what it took.
+    struct Flaky {
+        failing: Arc<AtomicBool>,
+        committed: Arc<AtomicUsize>,
+        batches: Arc<AtomicUsize>,
+    }
+
+    impl Durable for Flaky {
+        fn commit(&mut self, batch: &[Commit<'_>]) -> Result<(), PersistError> {
+            if self.failing.load(Ordering::SeqCst) {
+                return Err(PersistError::new(
+                    std::path::Path::new("flaky.db"),
+                    Problem::Io("disk full".into()),
+                ));
+            }
+            let changes: usize = batch.iter().map(|c| c.changes.len()).sum();
+            self.committed.fetch_add(changes, Ordering::SeqCst);
+            self.batches.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        }
+
+        fn load_seed(&mut self) -> Result<Option<Store>, PersistError> {
+            Ok(None)
+        }
+
+        fn close(self: Box<Self>) -> Result<(), PersistError> {
+            Ok(())
+        }
+
+        fn describe(&self) -> String {
+            "flaky".into()
+        }
+    }
+
+    fn put(instance: &str, name: &str) -> Change {
+        Change::PutPlugin {
+            account: crate::engine::DEFAULT_ACCOUNT_ID.into(),
+            instance_id: instance.into(),
+            name: name.into(),
+            record: PluginRecord {
+                version: "1".into(),
+                status: PluginStatus::Running,
+                first_heartbeat: None,
+                last_heartbeat: None,
+            },
+        }
+    }
+
+    fn flaky_state() -> (
+        AppState,
+        Arc<AtomicBool>,
+        Arc<AtomicUsize>,
+        Arc<AtomicUsize>,
+    ) {
+        let mut store = Store::new(Vec::new(), Vec::new()).unwrap();
+        for i in 0..40 {
+            store
+                .add_instance(
+                    crate::engine::DEFAULT_ACCOUNT_ID,
+                    "r1",
+                    &format!("i-{i}"),
+                    vec![],
+                )
+                .unwrap();
+        }
+        let failing = Arc::new(AtomicBool::new(false));
+        let committed = Arc::new(AtomicUsize::new(0));
+        let batches = Arc::new(AtomicUsize::new(0));
+        let options = Options {
+            persist: Box::new(Flaky {
+                failing: failing.clone(),
+                committed: committed.clone(),
+                batches: batches.clone(),
+            }),
+            ..Options::default()
+        };
+        (
+            AppState::with_options(store, options),
+            failing,
+            committed,
+            batches,
+        )
+    }
+
+    fn has_plugin(state: &AppState, instance: &str, name: &str) -> bool {
+        state.read(|store| {
+            store
+                .instance(crate::engine::DEFAULT_ACCOUNT_ID, instance)
+                .is_some_and(|(_, i)| i.plugins.get(name).is_some())
+        })
+    }
+
+    /// A commit that fails is answered as a failure, publishes nothing, and undoes the change
+    /// for the next writer too; once the file takes commits again, writes go on.
+    #[tokio::test]
+    async fn a_failed_commit_changes_nothing() {
+        let (state, failing, committed, _) = flaky_state();
+        failing.store(true, Ordering::SeqCst);
+        let failed = state
+            .write(|draft| draft.apply(put("i-1", "p")).map_err(WriteFailed::from))
+            .await;
+        assert!(
+            matches!(failed, Err(WriteFailed::NotDurable(_))),
+            "{failed:?}"
+        );
+        assert!(!has_plugin(&state, "i-1", "p"));
+        failing.store(false, Ordering::SeqCst);
+        // The next writer builds on the data as committed, not on the failed change.
+        let seen = state
+            .write(|draft| {
+                let before = draft
+                    .instance(crate::engine::DEFAULT_ACCOUNT_ID, "i-1")
+                    .is_some_and(|(_, i)| i.plugins.get("p").is_some());
+                draft.apply(put("i-1", "q")).map_err(WriteFailed::from)?;
+                Ok::<_, WriteFailed>(before)
+            })
+            .await
+            .unwrap();
+        assert!(!seen, "the failed change was undone for later writers");
+        assert!(has_plugin(&state, "i-1", "q") && !has_plugin(&state, "i-1", "p"));
+        assert_eq!(committed.load(Ordering::SeqCst), 1);
+    }
+
+    /// A refused change reaches neither the file nor the data.
+    #[tokio::test]
+    async fn a_refused_change_is_not_committed() {
+        let (state, _, committed, _) = flaky_state();
+        let refused = state
+            .write(|draft| {
+                draft
+                    .apply(put("i-missing", "p"))
+                    .map_err(WriteFailed::from)
+            })
+            .await;
+        assert!(matches!(refused, Err(WriteFailed::Refused(_))));
+        assert_eq!(committed.load(Ordering::SeqCst), 0);
+    }
+
+    /// Concurrent writers share commits, and every acknowledged change is published.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_writers_share_commits() {
+        let (state, _, committed, batches) = flaky_state();
+        let writers: Vec<_> = (0..40)
+            .map(|i| {
+                let state = state.clone();
+                tokio::spawn(async move {
+                    for n in 0..20 {
+                        let change = put(&format!("i-{i}"), &format!("p{n}"));
+                        state
+                            .write(|draft| draft.apply(change).map_err(WriteFailed::from))
+                            .await
+                            .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for writer in writers {
+            writer.await.unwrap();
+        }
+        assert_eq!(committed.load(Ordering::SeqCst), 800);
+        assert!(batches.load(Ordering::SeqCst) <= 800);
+        assert_eq!(state.read(|s| s.counts()), (40, 800));
+        state.close().await.unwrap();
+        let after = state
+            .write(|draft| draft.apply(put("i-1", "late")).map_err(WriteFailed::from))
+            .await;
+        assert!(matches!(after, Err(WriteFailed::Stopped)), "{after:?}");
+    }
+}

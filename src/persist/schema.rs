@@ -99,7 +99,6 @@ pub fn migrate(tx: &Transaction<'_>, from: i64) -> rusqlite::Result<()> {
 
 /// Brings a new file to version `to` only: for tests of the migration path.
 #[cfg(test)]
-#[allow(dead_code)] // used by the migration test once the schema has a second version
 pub fn create_at_version(tx: &Transaction<'_>, to: i64) -> rusqlite::Result<()> {
     for migration in MIGRATIONS.iter().take(usize::try_from(to).unwrap_or(0)) {
         migration(tx)?;

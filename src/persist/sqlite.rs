@@ -345,3 +345,151 @@ impl Durable for StateFile {
         format!("state file {}", self.path.display())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{Change, PluginRecord, PluginStatus};
+    use crate::fixture::{self, Fixture};
+
+    /// A fresh path in a directory of its own.
+    fn temp_path(name: &str) -> PathBuf {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "ecs-emulator-sqlite-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join(name)
+    }
+
+    fn demo_seed() -> Result<Seed, std::convert::Infallible> {
+        Ok(Seed {
+            store: fixture::demo_store(),
+            source: "demo".into(),
+        })
+    }
+
+    fn exported(store: &Store) -> String {
+        serde_json::to_string(&Fixture::from_store(store)).unwrap()
+    }
+
+    fn open_ok(path: &Path) -> Opened {
+        match open(path, demo_seed) {
+            Ok(opened) => opened,
+            Err(OpenFailure::State(e)) => panic!("{e}"),
+            Err(OpenFailure::Seed(e)) => match e {},
+        }
+    }
+
+    /// What is committed is what a later start loads, and the seed stays what it was.
+    #[test]
+    fn commits_survive_a_reopen_and_the_seed_stays() {
+        let path = temp_path("state.db");
+        let Opened {
+            mut file,
+            mut store,
+            created,
+            ..
+        } = open_ok(&path);
+        assert_eq!(created.as_deref(), Some("demo"));
+        let seed = exported(&store);
+        let (account, region, id, _) = store
+            .instances()
+            .next()
+            .map(|(a, r, i, x)| (a.to_owned(), r.to_owned(), i.to_owned(), x.clone()))
+            .unwrap();
+        let changes = vec![
+            Change::PutPlugin {
+                account: account.clone(),
+                instance_id: id.clone(),
+                name: "new-plugin".into(),
+                record: PluginRecord {
+                    version: "9.9".into(),
+                    status: PluginStatus::Crashed,
+                    first_heartbeat: Some("2026-01-01T00:00:00Z".parse().unwrap()),
+                    last_heartbeat: None,
+                },
+            },
+            Change::PutInstance {
+                account: account.clone(),
+                region,
+                instance_id: "i-added".into(),
+                plugins: vec![],
+            },
+        ];
+        for change in &changes {
+            store.apply(change).unwrap();
+        }
+        file.commit(&[Commit {
+            changes: &changes,
+            after: &store,
+        }])
+        .unwrap();
+        let expected = exported(&store);
+        Box::new(file).close().unwrap();
+
+        let mut again = open_ok(&path);
+        assert!(again.created.is_none());
+        assert_eq!(again.seed_source, "demo");
+        assert_eq!(exported(&again.store), expected);
+        let seed_store = again.file.load_seed().unwrap().unwrap();
+        assert_eq!(exported(&seed_store), seed);
+        // A reset copies the seed in the file too.
+        let reset = [Change::Reset(std::sync::Arc::new(seed_store))];
+        again
+            .file
+            .commit(&[Commit {
+                changes: &reset,
+                after: &again.store,
+            }])
+            .unwrap();
+        drop(again);
+        assert_eq!(exported(&open_ok(&path).store), seed);
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
+
+    /// A file made by the first schema, with data in it, is brought to the newest schema
+    /// and keeps its data.
+    #[test]
+    fn a_file_of_the_first_schema_is_migrated() {
+        let path = temp_path("v1.db");
+        {
+            let mut db = Connection::open(&path).unwrap();
+            let tx = db.transaction().unwrap();
+            schema::create_at_version(&tx, 1).unwrap();
+            tx.execute_batch(
+                "INSERT INTO account VALUES ('100', 0, 1);
+                 INSERT INTO catalog VALUES ('cat', 'Once');
+                 INSERT INTO instance VALUES ('100', 'i-1', 'cn-hangzhou');
+                 INSERT INTO plugin VALUES ('100', 'i-1', 'p', '1.0', 'Running',
+                     '2020-01-19T09:15:46Z', '2020-01-19T09:15:46Z');
+                 INSERT INTO seed_account VALUES ('100', 0, 1);
+                 INSERT INTO meta VALUES ('seed_source', 'first schema');",
+            )
+            .unwrap();
+            tx.commit().unwrap();
+        }
+        let opened = open_ok(&path);
+        assert_eq!(opened.seed_source, "first schema");
+        if schema::latest() > 1 {
+            assert_eq!(opened.migrated_from, Some(1));
+        }
+        assert_eq!(opened.store.counts(), (1, 1));
+        let (region, instance) = opened.store.instance("100", "i-1").unwrap();
+        assert_eq!(region, "cn-hangzhou");
+        assert_eq!(
+            instance.plugins.get("p").unwrap().status,
+            PluginStatus::Running
+        );
+        drop(opened);
+        let db = Connection::open(&path).unwrap();
+        let version: i64 = db
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .unwrap();
+        assert_eq!(version, schema::latest());
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
+}
