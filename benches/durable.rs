@@ -14,6 +14,8 @@
 //! Run with `cargo bench --bench durable` (about a minute; `-- --instances N` for another size
 //! of the start-up part, `-- --seconds S` for the length of each write run).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -22,45 +24,17 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::http::Request;
 use axum::Router;
-use chrono::{DateTime, Utc};
-use ecs_emulator::engine::{PluginRecord, PluginStatus, Store};
+use ecs_emulator::engine::Store;
 use ecs_emulator::persist::sqlite::{self, Seed};
 use ecs_emulator::persist::{Durable, Memory};
 use ecs_emulator::state::{Options, SeedOrigin};
 use ecs_emulator::{app, AppState};
 use tower::ServiceExt;
 
-const REGION: &str = "cn-hangzhou";
-const PLUGINS_PER_INSTANCE: usize = 4;
+use common::{build_store, instance_id, PLUGINS_PER_INSTANCE};
+
 /// Instances of the store the writers change (one per writer and then some).
 const WRITE_INSTANCES: usize = 1_000;
-
-fn instance_id(i: usize) -> String {
-    format!("i-durable{i:09}")
-}
-
-fn build_store(instances: usize) -> Store {
-    let heartbeat: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
-    let mut store = Store::new(Vec::new(), Vec::new()).unwrap();
-    let account = store.default_account().to_owned();
-    for i in 0..instances {
-        let plugins = (0..PLUGINS_PER_INSTANCE)
-            .map(|p| {
-                let record = PluginRecord {
-                    version: "1.0".into(),
-                    status: PluginStatus::ALL[(i + p) % PluginStatus::ALL.len()],
-                    first_heartbeat: Some(heartbeat),
-                    last_heartbeat: Some(heartbeat),
-                };
-                (format!("plugin-{p}"), record)
-            })
-            .collect();
-        store
-            .add_instance(&account, REGION, &instance_id(i), plugins)
-            .unwrap();
-    }
-    store
-}
 
 /// A fresh directory for this run's files.
 fn scratch_dir() -> PathBuf {

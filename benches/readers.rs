@@ -16,6 +16,8 @@
 //!
 //! Run with `cargo bench --bench readers` (about a minute; `-- --instances N` for another size).
 
+mod common;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -23,44 +25,15 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::http::Request;
 use axum::Router;
-use chrono::{DateTime, Utc};
-use ecs_emulator::engine::{PluginRecord, PluginStatus, Store};
 use ecs_emulator::{app, AppState};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
-const REGION: &str = "cn-hangzhou";
-const PLUGINS_PER_INSTANCE: usize = 4;
+use common::{build_store, instance_id, PLUGINS_PER_INSTANCE, REGION};
+
 const READERS: usize = 4;
 /// Each phase lasts at least this long, so it has enough reads to measure.
 const MIN_PHASE: Duration = Duration::from_secs(2);
-
-fn instance_id(i: usize) -> String {
-    format!("i-readers{i:09}")
-}
-
-fn build_store(instances: usize) -> Store {
-    let heartbeat: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
-    let mut store = Store::new(Vec::new(), Vec::new()).unwrap();
-    let account = store.default_account().to_owned();
-    for i in 0..instances {
-        let plugins = (0..PLUGINS_PER_INSTANCE)
-            .map(|p| {
-                let record = PluginRecord {
-                    version: "1.0".into(),
-                    status: PluginStatus::ALL[(i + p) % PluginStatus::ALL.len()],
-                    first_heartbeat: Some(heartbeat),
-                    last_heartbeat: Some(heartbeat),
-                };
-                (format!("plugin-{p}"), record)
-            })
-            .collect();
-        store
-            .add_instance(&account, REGION, &instance_id(i), plugins)
-            .unwrap();
-    }
-    store
-}
 
 async fn call(app: &Router, method: &str, uri: &str, body: &str) -> (u16, usize) {
     let request = Request::builder()

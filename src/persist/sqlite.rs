@@ -88,6 +88,11 @@ pub fn open<E>(
 ) -> Result<Opened, OpenFailure<E>> {
     let fail = |problem| OpenFailure::State(PersistError::new(path, problem));
     let (lock, created_now) = lock(path).map_err(fail)?;
+    let file = |db| StateFile {
+        db,
+        _lock: lock,
+        path: path.to_owned(),
+    };
     match inspect(path).map_err(fail)? {
         Found::Empty => {
             let seed = match seed() {
@@ -103,11 +108,7 @@ pub fn open<E>(
             let db = read_write(path).map_err(fail)?;
             create(&db, &seed).map_err(|e| fail(Problem::Io(e.to_string())))?;
             Ok(Opened {
-                file: StateFile {
-                    db,
-                    _lock: lock,
-                    path: path.to_owned(),
-                },
+                file: file(db),
                 created: Some(seed.source.clone()),
                 seed_source: seed.source,
                 store: seed.store,
@@ -115,16 +116,11 @@ pub fn open<E>(
             })
         }
         Found::Current(ro) => {
-            let store = rows::load(&ro, Set::Served).map_err(fail)?;
-            let seed_source = seed_source(&ro).map_err(fail)?;
+            let (store, seed_source) = load_served(&ro).map_err(fail)?;
             drop(ro);
             let db = read_write(path).map_err(fail)?;
             Ok(Opened {
-                file: StateFile {
-                    db,
-                    _lock: lock,
-                    path: path.to_owned(),
-                },
+                file: file(db),
                 store,
                 created: None,
                 seed_source,
@@ -133,24 +129,17 @@ pub fn open<E>(
         }
         Found::Older(version) => {
             let mut db = read_write(path).map_err(fail)?;
-            let tx = db
+            let migrated = db
                 .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(|e| fail(Problem::Io(e.to_string())))?;
-            schema::migrate(&tx, version)
-                .and_then(|()| tx.commit())
-                .map_err(|e| {
-                    fail(Problem::Io(format!(
-                        "migrating from version {version}: {e}"
-                    )))
-                })?;
-            let store = rows::load(&db, Set::Served).map_err(fail)?;
-            let seed_source = seed_source(&db).map_err(fail)?;
+                .and_then(|tx| schema::migrate(&tx, version).and_then(|()| tx.commit()));
+            migrated.map_err(|e| {
+                fail(Problem::Io(format!(
+                    "migrating from version {version}: {e}"
+                )))
+            })?;
+            let (store, seed_source) = load_served(&db).map_err(fail)?;
             Ok(Opened {
-                file: StateFile {
-                    db,
-                    _lock: lock,
-                    path: path.to_owned(),
-                },
+                file: file(db),
                 store,
                 created: None,
                 seed_source,
@@ -158,6 +147,15 @@ pub fn open<E>(
             })
         }
     }
+}
+
+/// The data served and where its seed came from.
+fn load_served(db: &Connection) -> Result<(Store, String), Problem> {
+    let store = rows::load(db, Set::Served)?;
+    let source = rows::meta(db, "seed_source")
+        .map_err(rows::read_problem)?
+        .unwrap_or_default();
+    Ok((store, source))
 }
 
 /// Opens (or creates) the file and takes its exclusive lock; true when it was created now.
@@ -304,12 +302,6 @@ fn create(db: &Connection, seed: &Seed) -> rusqlite::Result<()> {
         concat!("ecs-emulator ", env!("CARGO_PKG_VERSION")),
     )?;
     tx.commit()
-}
-
-fn seed_source(db: &Connection) -> Result<String, Problem> {
-    Ok(rows::meta(db, "seed_source")
-        .map_err(rows::read_problem)?
-        .unwrap_or_default())
 }
 
 impl Durable for StateFile {

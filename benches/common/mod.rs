@@ -1,0 +1,39 @@
+//! What the benchmarks share: a store of a given size, built in memory.
+
+use chrono::{DateTime, Utc};
+use ecs_emulator::engine::{PluginRecord, PluginStatus, Store};
+
+/// The region every instance lives in.
+pub const REGION: &str = "cn-hangzhou";
+/// Plug-ins on each instance.
+pub const PLUGINS_PER_INSTANCE: usize = 4;
+
+/// The id of the i-th instance.
+pub fn instance_id(i: usize) -> String {
+    format!("i-bench{i:011}")
+}
+
+/// `instances` instances of the default account in [`REGION`], each with
+/// [`PLUGINS_PER_INSTANCE`] plug-ins `plugin-0`, `plugin-1`, ... in every status in turn.
+pub fn build_store(instances: usize) -> Store {
+    let heartbeat: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
+    let mut store = Store::new(Vec::new(), Vec::new()).unwrap();
+    let account = store.default_account().to_owned();
+    for i in 0..instances {
+        let plugins = (0..PLUGINS_PER_INSTANCE)
+            .map(|p| {
+                let record = PluginRecord {
+                    version: "1.0".into(),
+                    status: PluginStatus::ALL[(i + p) % PluginStatus::ALL.len()],
+                    first_heartbeat: Some(heartbeat),
+                    last_heartbeat: Some(heartbeat),
+                };
+                (format!("plugin-{p}"), record)
+            })
+            .collect();
+        store
+            .add_instance(&account, REGION, &instance_id(i), plugins)
+            .unwrap();
+    }
+    store
+}
