@@ -21,7 +21,7 @@ mod store;
 
 pub use change::{Applied, Change, Refused};
 pub use model::{
-    AccessKey, Account, DataError, Instance, PluginRecord, PluginStatus, PluginType,
+    AccessKey, Account, DataError, Instance, OsType, PluginRecord, PluginStatus, PluginType,
     DEFAULT_ACCOUNT_ID, MAX_NAME_CHARS,
 };
 pub use ordered::OrderedMap;

@@ -59,6 +59,38 @@ impl fmt::Display for PluginStatus {
     }
 }
 
+/// The operating system of an instance (SPEC section 9.6); it decides which command types an
+/// instance can run and how the agent names things.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum OsType {
+    /// Linux (the default).
+    #[default]
+    Linux,
+    /// Windows.
+    Windows,
+    /// FreeBSD.
+    FreeBSD,
+}
+
+impl OsType {
+    /// Every OS type.
+    pub const ALL: [OsType; 3] = [Self::Linux, Self::Windows, Self::FreeBSD];
+
+    /// The wire name: `Linux`, `Windows`, `FreeBSD`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Linux => "Linux",
+            Self::Windows => "Windows",
+            Self::FreeBSD => "FreeBSD",
+        }
+    }
+
+    /// The OS type of its wire name (exact case).
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|os| os.as_str() == name)
+    }
+}
+
 /// Whether a plug-in runs once (`Once`) or keeps running (`Persist`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum PluginType {
