@@ -104,10 +104,6 @@ fn refused_files_are_left_untouched() {
 /// refused state file (a file in WAL mode, as every state file is: a newer schema, data that
 /// breaks a rule, a truncated file).
 #[test]
-#[ignore = "BUG: refusing a WAL-mode state file (newer schema, invalid data, damaged pages) \
-            leaves an empty FILE-wal and a 32 KiB FILE-shm beside it: persist::sqlite::inspect \
-            opens it read-only, which in WAL mode still creates both, and a read-only connection \
-            cannot remove them when it closes"]
 fn a_refusal_leaves_no_files_beside_the_state_file() {
     let dir = TempDir::new("sidecars");
     let base = make_state_file(&dir, "base.db", 10);

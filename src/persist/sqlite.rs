@@ -93,7 +93,15 @@ pub fn open<E>(
         _lock: lock,
         path: path.to_owned(),
     };
-    match inspect(path).map_err(fail)? {
+    // A read-only look at a file in WAL mode makes SQLite create its `-wal` and `-shm` beside
+    // it; a refused file must be left as it was found, those included.
+    let sidecars = Sidecars::absent(path);
+    let refuse = |problem| {
+        sidecars.remove();
+        fail(problem)
+    };
+    let found = inspect(path).map_err(refuse)?;
+    match found {
         Found::Empty => {
             let seed = match seed() {
                 Ok(seed) => seed,
@@ -116,8 +124,9 @@ pub fn open<E>(
             })
         }
         Found::Current(ro) => {
-            let (store, seed_source) = load_served(&ro).map_err(fail)?;
+            let loaded = load_served(&ro);
             drop(ro);
+            let (store, seed_source) = loaded.map_err(refuse)?;
             let db = read_write(path).map_err(fail)?;
             Ok(Opened {
                 file: file(db),
@@ -156,6 +165,37 @@ fn load_served(db: &Connection) -> Result<(Store, String), Problem> {
         .map_err(rows::read_problem)?
         .unwrap_or_default();
     Ok((store, source))
+}
+
+/// The `-wal` and `-shm` files that did not exist beside a state file when it was opened.
+struct Sidecars(Vec<PathBuf>);
+
+impl Sidecars {
+    fn absent(path: &Path) -> Self {
+        let beside = |suffix: &str| {
+            let mut name = path.as_os_str().to_owned();
+            name.push(suffix);
+            PathBuf::from(name)
+        };
+        Self(
+            ["-wal", "-shm"]
+                .into_iter()
+                .map(beside)
+                .filter(|p| !p.exists())
+                .collect(),
+        )
+    }
+
+    /// Removes those that exist now: made by the look at a file that is then refused. Only an
+    /// empty log is removed (a read-only look writes none, so it always is).
+    fn remove(&self) {
+        for path in &self.0 {
+            let index = path.to_string_lossy().ends_with("-shm");
+            if index || std::fs::metadata(path).is_ok_and(|m| m.len() == 0) {
+                let _ = std::fs::remove_file(path);
+            }
+        }
+    }
 }
 
 /// Opens (or creates) the file and takes its exclusive lock; true when it was created now.
