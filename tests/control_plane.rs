@@ -819,7 +819,9 @@ async fn get_instance_answers_it_as_a_fixture_instance() {
                  "firstHeartbeatTime": "2025-02-11T04:22:00Z", "lastHeartbeatTime": "2025-02-11T04:22:00Z"},
                 {"name": "ecs_tools_test", "version": "1.1", "status": "Crashed",
                  "firstHeartbeatTime": "2025-02-11T04:21:09Z", "lastHeartbeatTime": "2026-11-19T17:45:33Z"}
-            ]
+            ],
+            "osType": "Linux",
+            "cloudAssistant": {"installed": true, "online": true, "version": "2.2.3.344"}
         })
     );
     let reply = call(&app, "GET", "/instances/i-nope", None).await;

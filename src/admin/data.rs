@@ -196,11 +196,14 @@ pub async fn put_instance(
                 .into_iter()
                 .map(FixturePlugin::into_named_record)
                 .collect();
+            let (os, agent) = fixture::os_and_agent(body.os_type, body.cloud_assistant.as_ref());
             let change = Change::PutInstance {
                 account: account.clone(),
                 region: body.region_id.as_str().to_owned(),
                 instance_id: id.clone(),
                 plugins,
+                os,
+                agent,
             };
             let applied = apply(store, change)?;
             Ok((

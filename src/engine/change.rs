@@ -12,7 +12,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use super::lifecycle::{self, Event, TransitionRefused};
-use super::{DataError, PluginRecord, PluginType, Store};
+use super::{AgentState, DataError, OsType, PluginRecord, PluginType, Store};
 
 /// One change to the data.
 #[derive(Debug, Clone)]
@@ -27,6 +27,10 @@ pub enum Change {
         instance_id: String,
         /// Its plug-ins by name.
         plugins: Vec<(String, PluginRecord)>,
+        /// Its operating system.
+        os: OsType,
+        /// Its Cloud Assistant agent.
+        agent: AgentState,
     },
     /// Removes an account's instance with its plug-ins.
     RemoveInstance {
@@ -127,12 +131,14 @@ impl Store {
                 region,
                 instance_id,
                 plugins,
-            } => Ok(created_or_replaced(self.put_instance(
-                account,
-                region,
-                instance_id,
-                plugins.clone(),
-            )?)),
+                os,
+                agent,
+            } => {
+                let created = self.put_instance(account, region, instance_id, plugins.clone())?;
+                // The instance exists now: this cannot refuse, so the change stays whole.
+                self.set_os_and_agent(account, instance_id, *os, agent.clone())?;
+                Ok(created_or_replaced(created))
+            }
             Change::RemoveInstance {
                 account,
                 instance_id,
@@ -298,6 +304,8 @@ mod tests {
             region: "r1".into(),
             instance_id: "i-2".into(),
             plugins: vec![],
+            os: OsType::Linux,
+            agent: AgentState::default(),
         };
         assert!(matches!(
             store.apply(&elsewhere),

@@ -18,11 +18,12 @@ mod ordered;
 mod paging;
 pub mod regions;
 mod store;
+pub mod version;
 
 pub use change::{Applied, Change, Refused};
 pub use model::{
-    AccessKey, Account, DataError, Instance, OsType, PluginRecord, PluginStatus, PluginType,
-    DEFAULT_ACCOUNT_ID, MAX_NAME_CHARS,
+    default_agent_version, AccessKey, Account, AgentState, CatalogEntry, DataError, Instance,
+    OsType, PluginRecord, PluginStatus, PluginType, DEFAULT_ACCOUNT_ID, MAX_NAME_CHARS,
 };
 pub use ordered::OrderedMap;
 pub use paging::{ListError, ListedPage, ListedRecord, PageStart, Selection};

@@ -133,11 +133,67 @@ pub struct Account {
     pub access_keys: Vec<AccessKey>,
 }
 
-/// An instance's plug-ins, ordered by name.
+/// The Cloud Assistant agent on an instance (SPEC section 9.6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentState {
+    /// Whether the agent is installed.
+    pub installed: bool,
+    /// Whether it is online (heartbeating); only an installed agent runs commands.
+    pub online: bool,
+    /// Its version: dotted whole numbers, compared numerically.
+    pub version: String,
+    /// Its last heartbeat as stored; shown while it is offline.
+    pub last_heartbeat: Option<DateTime<Utc>>,
+    /// Being installed by InstallCloudAssistant: installed and online from this time on.
+    pub ready_at: Option<DateTime<Utc>>,
+}
+
+/// The agent version an instance has when its data names none: the oldest that reports
+/// plug-in states to ListPluginStatus, as the vendor documents.
+pub fn default_agent_version(os: OsType) -> &'static str {
+    match os {
+        OsType::Linux | OsType::FreeBSD => "2.2.3.344",
+        OsType::Windows => "2.1.3.344",
+    }
+}
+
+impl AgentState {
+    /// Installed, online, at the default version for `os`, never heartbeating yet.
+    pub fn default_for(os: OsType) -> Self {
+        Self {
+            installed: true,
+            online: true,
+            version: default_agent_version(os).to_owned(),
+            last_heartbeat: None,
+            ready_at: None,
+        }
+    }
+}
+
+impl Default for AgentState {
+    fn default() -> Self {
+        Self::default_for(OsType::Linux)
+    }
+}
+
+/// A plug-in of the catalog: its type and the versions published online.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogEntry {
+    /// `Once` or `Persist`.
+    pub plugin_type: PluginType,
+    /// The versions an `acs-plugin-manager --exec` can fetch.
+    pub versions: Vec<String>,
+}
+
+/// An instance: its plug-ins, ordered by name, its OS and its Cloud Assistant agent.
 #[derive(Debug, Clone, Default)]
 pub struct Instance {
     /// Plug-ins by name, `Removed` ones included.
     pub plugins: OrderedMap<Arc<str>, PluginRecord>,
+    /// The operating system.
+    pub os: OsType,
+    /// The Cloud Assistant agent.
+    pub agent: AgentState,
 }
 
 /// Why data could not be stored.

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use super::regions;
 use super::{
-    AccessKey, Account, DataError, Instance, OrderedMap, PluginRecord, PluginType,
-    DEFAULT_ACCOUNT_ID, MAX_NAME_CHARS,
+    AccessKey, Account, AgentState, CatalogEntry, DataError, Instance, OrderedMap, OsType,
+    PluginRecord, PluginType, DEFAULT_ACCOUNT_ID, MAX_NAME_CHARS,
 };
 
 /// The instances of one account in one region.
@@ -26,7 +26,7 @@ pub struct Store {
     default_account: String,
     /// AccessKeyId → index into `accounts`.
     key_owners: HashMap<String, usize>,
-    catalog: BTreeMap<Arc<str>, PluginType>,
+    catalog: BTreeMap<Arc<str>, CatalogEntry>,
     /// account → region → partition.
     partitions: Partitions,
     /// Every region that holds at least one instance, with its instance count.
@@ -93,7 +93,11 @@ impl Store {
             }
             let name = store.intern(&name);
             Self::retain_name(&mut store.names, &name);
-            store.catalog.insert(name, plugin_type);
+            let entry = CatalogEntry {
+                plugin_type,
+                versions: Vec::new(),
+            };
+            store.catalog.insert(name, entry);
         }
         Ok(store)
     }
@@ -188,6 +192,7 @@ impl Store {
             instance_id.to_owned(),
             Instance {
                 plugins: OrderedMap::from_sorted(sorted),
+                ..Instance::default()
             },
         );
         *self.data_regions.entry(region.to_owned()).or_insert(0) += 1;
@@ -316,8 +321,80 @@ impl Store {
     pub fn plugin_type(&self, name: &str) -> PluginType {
         self.catalog
             .get(name)
-            .copied()
-            .unwrap_or(PluginType::Persist)
+            .map_or(PluginType::Persist, |entry| entry.plugin_type)
+    }
+
+    /// Sets the versions a catalog plug-in is published at; false when it is not in the
+    /// catalog.
+    pub fn set_catalog_versions(&mut self, name: &str, versions: Vec<String>) -> bool {
+        match self.catalog.get_mut(name) {
+            Some(entry) => {
+                entry.versions = versions;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Sets every catalog plug-in's published versions: those `given`, else the versions the
+    /// plug-in has in the data as it stands (any account, since the catalog is shared; lowest
+    /// first), else `["1.0"]`. Loading data does this once, so that a fixture's plug-ins are
+    /// not downgraded by the first `acs-plugin-manager --exec`.
+    pub fn settle_catalog_versions(&mut self, given: Vec<(String, Vec<String>)>) {
+        let mut found: BTreeMap<String, Vec<String>> = self
+            .catalog
+            .keys()
+            .map(|name| (name.to_string(), Vec::new()))
+            .collect();
+        for (_, _, _, instance) in self.instances() {
+            for (name, record) in instance.plugins.iter() {
+                if let Some(versions) = found.get_mut(&**name) {
+                    if !record.version.is_empty() && !versions.contains(&record.version) {
+                        versions.push(record.version.clone());
+                    }
+                }
+            }
+        }
+        for versions in found.values_mut() {
+            versions.sort_by(|a, b| super::version::compare(a, b));
+            if versions.is_empty() {
+                versions.push("1.0".to_owned());
+            }
+        }
+        found.extend(given);
+        for (name, versions) in found {
+            self.set_catalog_versions(&name, versions);
+        }
+    }
+
+    /// Sets an instance's OS and agent.
+    pub fn set_os_and_agent(
+        &mut self,
+        account: &str,
+        instance_id: &str,
+        os: OsType,
+        agent: AgentState,
+    ) -> Result<(), DataError> {
+        let instance = self.instance_mut(account, instance_id)?;
+        instance.os = os;
+        instance.agent = agent;
+        Ok(())
+    }
+
+    /// An instance of the account, to change.
+    pub(super) fn instance_mut(
+        &mut self,
+        account: &str,
+        instance_id: &str,
+    ) -> Result<&mut Instance, DataError> {
+        let region = self.region_of(account, instance_id)?;
+        partition_mut(&mut self.partitions, account, &region)
+            .instances
+            .get_mut(instance_id)
+            .ok_or_else(|| DataError::UnknownInstance {
+                account: account.to_owned(),
+                instance: instance_id.to_owned(),
+            })
     }
 
     /// The default account's id.
@@ -339,7 +416,12 @@ impl Store {
 
     /// The plug-in catalog by name.
     pub fn catalog(&self) -> impl Iterator<Item = (&str, PluginType)> + '_ {
-        self.catalog.iter().map(|(n, t)| (&**n, *t))
+        self.catalog.iter().map(|(n, e)| (&**n, e.plugin_type))
+    }
+
+    /// The plug-in catalog by name, with the versions published.
+    pub fn catalog_entries(&self) -> impl Iterator<Item = (&str, &CatalogEntry)> + '_ {
+        self.catalog.iter().map(|(n, e)| (&**n, e))
     }
 
     /// True for a public region or a region holding an instance of any account.

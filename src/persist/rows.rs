@@ -5,7 +5,10 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::schema::DATA_TABLES;
 use super::Problem;
-use crate::engine::{AccessKey, Account, Change, PluginRecord, PluginStatus, PluginType, Store};
+use crate::engine::{
+    default_agent_version, AccessKey, Account, AgentState, Change, Instance, OsType, PluginRecord,
+    PluginStatus, PluginType, Store,
+};
 
 /// Which set of tables: the data served, or the seed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,11 +93,7 @@ fn write_instance(
         .execute(params![account, instance_id])?;
     match after.instance(account, instance_id) {
         Some((region, instance)) => {
-            db.prepare_cached(
-                "INSERT OR REPLACE INTO instance (account_id, instance_id, region_id) \
-                 VALUES (?1, ?2, ?3)",
-            )?
-            .execute(params![account, instance_id, region])?;
+            insert_instance(db, Set::Served, account, region, instance_id, instance)?;
             for (name, record) in instance.plugins.iter() {
                 insert_plugin(db, Set::Served, account, instance_id, name, record)?;
             }
@@ -127,6 +126,35 @@ fn write_plugin(
             .execute(params![account, instance_id, name])
             .map(drop),
     }
+}
+
+fn insert_instance(
+    db: &Connection,
+    set: Set,
+    account: &str,
+    region: &str,
+    instance_id: &str,
+    instance: &Instance,
+) -> rusqlite::Result<()> {
+    let sql = format!(
+        "INSERT OR REPLACE INTO {} (account_id, instance_id, region_id, os_type, \
+         agent_installed, agent_online, agent_version, agent_last_heartbeat, agent_ready_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        set.table("instance")
+    );
+    let agent = &instance.agent;
+    db.prepare_cached(&sql)?.execute(params![
+        account,
+        instance_id,
+        region,
+        instance.os.as_str(),
+        agent.installed,
+        agent.online,
+        agent.version,
+        time_text(agent.last_heartbeat),
+        time_text(agent.ready_at),
+    ])?;
+    Ok(())
 }
 
 fn insert_plugin(
@@ -199,18 +227,15 @@ pub fn write_store(db: &Connection, set: Set, store: &Store) -> rusqlite::Result
         }
     }
     let mut catalog_row = db.prepare_cached(&format!(
-        "INSERT INTO {} (name, plugin_type) VALUES (?1, ?2)",
+        "INSERT INTO {} (name, plugin_type, versions) VALUES (?1, ?2, ?3)",
         set.table("catalog")
     ))?;
-    for (name, plugin_type) in store.catalog() {
-        catalog_row.execute(params![name, type_text(plugin_type)])?;
+    for (name, entry) in store.catalog_entries() {
+        let versions = serde_json::to_string(&entry.versions).unwrap_or_default();
+        catalog_row.execute(params![name, type_text(entry.plugin_type), versions])?;
     }
-    let mut instance_row = db.prepare_cached(&format!(
-        "INSERT INTO {} (account_id, instance_id, region_id) VALUES (?1, ?2, ?3)",
-        set.table("instance")
-    ))?;
     for (account, region, id, instance) in store.instances() {
-        instance_row.execute(params![account, id, region])?;
+        insert_instance(db, set, account, region, id, instance)?;
         for (name, record) in instance.plugins.iter() {
             insert_plugin(db, set, account, id, name, record)?;
         }
@@ -304,9 +329,10 @@ pub fn load(db: &Connection, set: Set) -> Result<Store, Problem> {
         account.access_keys.push(key);
     }
     let mut catalog = Vec::new();
+    let mut versions_given = Vec::new();
     let mut statement = db
         .prepare(&format!(
-            "SELECT name, plugin_type FROM {} ORDER BY name",
+            "SELECT name, plugin_type, versions FROM {} ORDER BY name",
             set.table("catalog")
         ))
         .map_err(read_problem)?;
@@ -318,10 +344,20 @@ pub fn load(db: &Connection, set: Set) -> Result<Store, Problem> {
             Ok("Persist") => PluginType::Persist,
             _ => return Err(invalid(format!("catalog entry {name} has no valid type"))),
         };
+        if let Some(text) = row.get::<_, Option<String>>(2).map_err(read_problem)? {
+            let versions: Vec<String> = serde_json::from_str(&text)
+                .map_err(|e| invalid(format!("catalog entry {name}: versions {text:?}: {e}")))?;
+            for version in &versions {
+                crate::text::check(version)
+                    .map_err(|refusal| invalid(format!("catalog entry {name}: {refusal}")))?;
+            }
+            versions_given.push((name.clone(), versions));
+        }
         catalog.push((name, plugin_type));
     }
     let mut store = Store::new(accounts, catalog).map_err(invalid)?;
     load_instances(db, set, &mut store)?;
+    store.settle_catalog_versions(versions_given);
     Ok(store)
 }
 
@@ -329,7 +365,9 @@ pub fn load(db: &Connection, set: Set) -> Result<Store, Problem> {
 fn load_instances(db: &Connection, set: Set, store: &mut Store) -> Result<(), Problem> {
     let mut instances = db
         .prepare(&format!(
-            "SELECT account_id, instance_id, region_id FROM {} ORDER BY account_id, instance_id",
+            "SELECT account_id, instance_id, region_id, os_type, agent_installed, agent_online, \
+             agent_version, agent_last_heartbeat, agent_ready_at FROM {} \
+             ORDER BY account_id, instance_id",
             set.table("instance")
         ))
         .map_err(read_problem)?;
@@ -362,14 +400,42 @@ fn load_instances(db: &Connection, set: Set, store: &mut Store) -> Result<(), Pr
                 std::cmp::Ordering::Less => return Err(orphan(&owner, &instance, &name)),
             }
         }
+        let (os, agent) = agent_fields(row)?;
         store
             .add_instance(&account, &region, &id, records)
+            .and_then(|()| store.set_os_and_agent(&account, &id, os, agent))
             .map_err(invalid)?;
     }
     match next_plugin {
         Some((owner, instance, name, _)) => Err(orphan(&owner, &instance, &name)),
         None => Ok(()),
     }
+}
+
+/// An instance's OS and agent, from columns 3 to 8 of its row.
+fn agent_fields(row: &Row<'_>) -> Result<(OsType, AgentState), Problem> {
+    let os_text: String = row.get(3).map_err(read_problem)?;
+    let os = OsType::parse(&os_text).ok_or_else(|| {
+        invalid(format!(
+            "os_type {os_text:?} is not Linux, Windows or FreeBSD"
+        ))
+    })?;
+    let version = match row.get::<_, Option<String>>(6).map_err(read_problem)? {
+        Some(version) => {
+            crate::text::check(&version)
+                .map_err(|refusal| invalid(format!("agent_version: {refusal}")))?;
+            version
+        }
+        None => default_agent_version(os).to_owned(),
+    };
+    let agent = AgentState {
+        installed: row.get(4).map_err(read_problem)?,
+        online: row.get(5).map_err(read_problem)?,
+        version,
+        last_heartbeat: time_field(row, 7)?,
+        ready_at: time_field(row, 8)?,
+    };
+    Ok((os, agent))
 }
 
 type PluginRow = (String, String, String, PluginRecord);

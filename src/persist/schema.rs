@@ -5,7 +5,7 @@
 //! new schema is a new entry at the end, applied in the same transaction as the version bump,
 //! so a file is always at one version or the next, never between.
 //!
-//! # The tables (version 1)
+//! # The tables
 //!
 //! The data served, and an identical set prefixed `seed_` with the data the file was created
 //! from (what `reset` restores). Names, ids and versions are the data's own text; times are
@@ -16,8 +16,8 @@
 //! | `meta` | `key` | `value`: `seed_source`, `created_at`, `created_by` |
 //! | `account` | `account_id` | `position` (the data's order), `is_default` (0 or 1) |
 //! | `access_key` | `key_id` | `account_id`, `position`, `secret`, `enabled` (0 or 1) |
-//! | `catalog` | `name` | `plugin_type` (`Once` or `Persist`) |
-//! | `instance` | `account_id`, `instance_id` | `region_id` |
+//! | `catalog` | `name` | `plugin_type` (`Once` or `Persist`); from version 2 `versions` (a JSON array) |
+//! | `instance` | `account_id`, `instance_id` | `region_id`; from version 2 `os_type`, `agent_installed`, `agent_online`, `agent_version`, `agent_last_heartbeat`, `agent_ready_at` |
 //! | `plugin` | `account_id`, `instance_id`, `name` | `version`, `status`, `first_heartbeat`, `last_heartbeat` |
 
 use rusqlite::Transaction;
@@ -73,11 +73,34 @@ fn v1(tx: &Transaction<'_>) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// The columns of SPEC section 9.6 and 9.7 on the tables of version 1, served and seed.
+/// Frozen: version 2 as released.
+const V2_AGENT_COLUMNS: &str = "
+ALTER TABLE {p}instance ADD COLUMN os_type TEXT NOT NULL DEFAULT 'Linux';
+ALTER TABLE {p}instance ADD COLUMN agent_installed INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE {p}instance ADD COLUMN agent_online INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE {p}instance ADD COLUMN agent_version TEXT;
+ALTER TABLE {p}instance ADD COLUMN agent_last_heartbeat TEXT;
+ALTER TABLE {p}instance ADD COLUMN agent_ready_at TEXT;
+ALTER TABLE {p}catalog ADD COLUMN versions TEXT;
+";
+
+/// Version 2: each instance's OS and Cloud Assistant agent (a NULL `agent_version` is the
+/// default for the OS; installed and online unless said otherwise), and the versions a catalog
+/// plug-in is published at (a JSON array; NULL takes them from the data, as a fixture without
+/// `versions` does).
+fn v2(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    for prefix in ["", "seed_"] {
+        tx.execute_batch(&V2_AGENT_COLUMNS.replace("{p}", prefix))?;
+    }
+    Ok(())
+}
+
 /// A step from one schema version to the next.
 pub type Migration = fn(&Transaction<'_>) -> rusqlite::Result<()>;
 
 /// Every migration in order: a file at version `n` has had the first `n` applied.
-pub const MIGRATIONS: &[Migration] = &[v1];
+pub const MIGRATIONS: &[Migration] = &[v1, v2];
 
 /// The schema version this build writes, and the newest it reads.
 pub fn latest() -> i64 {

@@ -450,6 +450,8 @@ mod tests {
                 region,
                 instance_id: "i-added".into(),
                 plugins: vec![],
+                os: crate::engine::OsType::Windows,
+                agent: crate::engine::AgentState::default_for(crate::engine::OsType::Windows),
             },
         ];
         for change in &changes {
@@ -506,9 +508,7 @@ mod tests {
         }
         let opened = open_ok(&path);
         assert_eq!(opened.seed_source, "first schema");
-        if schema::latest() > 1 {
-            assert_eq!(opened.migrated_from, Some(1));
-        }
+        assert_eq!(opened.migrated_from, Some(1));
         assert_eq!(opened.store.counts(), (1, 1));
         let (region, instance) = opened.store.instance("100", "i-1").unwrap();
         assert_eq!(region, "cn-hangzhou");
@@ -516,6 +516,11 @@ mod tests {
             instance.plugins.get("p").unwrap().status,
             PluginStatus::Running
         );
+        // Version 2's columns: the defaults for data that had none.
+        assert_eq!(instance.os, crate::engine::OsType::Linux);
+        assert_eq!(instance.agent, crate::engine::AgentState::default());
+        let (_, cat) = opened.store.catalog_entries().next().unwrap();
+        assert_eq!(cat.versions, ["1.0"]);
         drop(opened);
         let db = Connection::open(&path).unwrap();
         let version: i64 = db
