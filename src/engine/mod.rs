@@ -17,7 +17,9 @@ mod model;
 mod ordered;
 mod paging;
 pub mod regions;
+pub mod script;
 mod store;
+pub mod version;
 
 pub use change::{Applied, Change, Refused};
 pub use model::{
