@@ -17,6 +17,7 @@ mod model;
 mod ordered;
 mod paging;
 pub mod regions;
+pub mod script;
 mod store;
 pub mod version;
 
