@@ -41,6 +41,17 @@ pub fn whole_seconds(time: DateTime<Utc>) -> DateTime<Utc> {
     time.trunc_subsecs(0)
 }
 
+/// `time` moved by `delta`, kept within [`EARLIEST`]..=[`LATEST`].
+pub fn add_clamped(time: DateTime<Utc>, delta: TimeDelta) -> DateTime<Utc> {
+    time.checked_add_signed(delta)
+        .unwrap_or(if delta < TimeDelta::zero() {
+            EARLIEST
+        } else {
+            LATEST
+        })
+        .clamp(EARLIEST, LATEST)
+}
+
 /// Where time comes from; injected so tests can fix it.
 pub trait Clock: Send + Sync + 'static {
     /// The current time.

@@ -96,6 +96,11 @@ fn apply(draft: &mut Draft, change: Change) -> AdminResult<Applied> {
         Refused::Data(error) => refused(error),
         Refused::NoSuchPlugin { instance, name } => plugin_not_found(&instance, &name),
         Refused::Transition(refusal) => AdminError::conflict(format!("event: {refusal}")),
+        // Command changes are not made here; any other refusal is a fault of the emulator.
+        other @ (Refused::NoSuchCommand(_)
+        | Refused::NoSuchInvocation(_)
+        | Refused::NotInInvocation { .. }
+        | Refused::IdInUse(_)) => AdminError::internal(other),
     })
 }
 

@@ -11,6 +11,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
+use super::commands::{Command, Invocation, RuleEffect, RunStatus, TokenRecord};
+use super::invocation::{Step, INSTALL_SECONDS};
+
 use super::lifecycle::{self, Event, TransitionRefused};
 use super::{AgentState, DataError, OsType, PluginRecord, PluginType, Store};
 
@@ -76,6 +79,90 @@ pub enum Change {
         /// When it happened, by the emulator's clock.
         at: DateTime<Utc>,
     },
+    /// Stores a retained command (CreateCommand, or RunCommand with KeepCommand).
+    CreateCommand {
+        /// The owner.
+        account: String,
+        /// The region it belongs to.
+        region: String,
+        /// The command, with a new id.
+        command: Command,
+    },
+    /// Deletes a retained command; its invocations keep what they ran.
+    DeleteCommand {
+        /// The owner.
+        account: String,
+        /// The region it belongs to.
+        region: String,
+        /// The command.
+        command_id: String,
+    },
+    /// Starts an invocation on instances of the account in the region; a retained command it
+    /// runs counts one more invocation.
+    Invoke {
+        /// The owner.
+        account: String,
+        /// The region.
+        region: String,
+        /// The invocation, with a new id, every run `Pending`.
+        invocation: Invocation,
+    },
+    /// Remembers what a request with a `ClientToken` was answered, for its repeats.
+    RecordToken {
+        /// The caller's account.
+        account: String,
+        /// The region.
+        region: String,
+        /// The action.
+        action: String,
+        /// The token.
+        token: String,
+        /// The parameters' fingerprint and the ids answered.
+        record: TokenRecord,
+    },
+    /// StopInvocation: pending runs are cancelled at once; started runs go on.
+    StopInvocation {
+        /// The owner.
+        account: String,
+        /// The region.
+        region: String,
+        /// The invocation.
+        invoke_id: String,
+        /// The instances whose runs stop; empty: all.
+        instances: Vec<String>,
+        /// Now.
+        at: DateTime<Utc>,
+    },
+    /// InstallCloudAssistant: an instance without an agent has one, online, some seconds
+    /// later; one that has an agent is left alone.
+    InstallAgent {
+        /// The owner.
+        account: String,
+        /// The instance.
+        instance_id: String,
+        /// Now.
+        at: DateTime<Utc>,
+    },
+    /// Sets an instance's agent state (`PUT /_emulator/instances/{id}/cloud-assistant`); an
+    /// agent coming online delivers the runs waiting for it from `at`.
+    SetAgent {
+        /// The owner.
+        account: String,
+        /// The instance.
+        instance_id: String,
+        /// The agent's new state.
+        agent: AgentState,
+        /// Now.
+        at: DateTime<Utc>,
+    },
+    /// A transition due by the clock ([`Store::next_step`]); `rule` is the command rule matched
+    /// when the step delivers a run.
+    Step {
+        /// The transition.
+        step: Step,
+        /// The rule's effect, for a delivery.
+        rule: Option<RuleEffect>,
+    },
     /// Replaces the whole data (`PUT /_emulator/state`) with a store already checked whole.
     ReplaceAll(Arc<Store>),
     /// Restores the data the emulator (or its state file) was seeded with
@@ -112,9 +199,40 @@ pub enum Refused {
     /// The event makes no sense in the plug-in's state.
     #[error(transparent)]
     Transition(#[from] TransitionRefused),
+    /// No retained command of this id in the account and region.
+    #[error("command {0} does not exist")]
+    NoSuchCommand(String),
+    /// No invocation of this id in the account and region.
+    #[error("invocation {0} does not exist")]
+    NoSuchInvocation(String),
+    /// The instance is not one of the invocation's.
+    #[error("instance {instance} is not in invocation {invocation}")]
+    NotInInvocation {
+        /// The invocation.
+        invocation: String,
+        /// The instance.
+        instance: String,
+    },
+    /// A command or invocation id that is already stored.
+    #[error("id {0} is already in use")]
+    IdInUse(String),
 }
 
 impl Store {
+    /// Refuses an id already used by a command or invocation of the space.
+    fn check_new_id(&self, account: &str, region: &str, id: &str) -> Result<(), Refused> {
+        let used = self
+            .spaces
+            .get(&(account.to_owned(), region.to_owned()))
+            .is_some_and(|space| {
+                space.command_keys.contains_key(id) || space.invocation_keys.contains_key(id)
+            });
+        if used {
+            return Err(Refused::IdInUse(id.to_owned()));
+        }
+        Ok(())
+    }
+
     /// Checks `change` against this store and applies it whole, or refuses it and changes
     /// nothing.
     pub fn apply(&mut self, change: &Change) -> Result<Applied, Refused> {
@@ -203,6 +321,149 @@ impl Store {
                     name,
                     next,
                 )?))
+            }
+            Change::CreateCommand {
+                account,
+                region,
+                command,
+            } => {
+                self.check_new_id(account, region, &command.id)?;
+                self.store_command(account, region, command.clone());
+                Ok(Applied::Created)
+            }
+            Change::DeleteCommand {
+                account,
+                region,
+                command_id,
+            } => {
+                let space = self
+                    .spaces
+                    .get_mut(&(account.clone(), region.clone()))
+                    .filter(|space| space.command_keys.contains_key(command_id.as_str()))
+                    .ok_or_else(|| Refused::NoSuchCommand(command_id.clone()))?;
+                if let Some(key) = space.command_keys.remove(command_id.as_str()) {
+                    space.commands.remove(&key);
+                }
+                Ok(Applied::Removed)
+            }
+            Change::Invoke {
+                account,
+                region,
+                invocation,
+            } => {
+                self.check_new_id(account, region, &invocation.id)?;
+                for run in &invocation.instances {
+                    if self.instance_region(account, &run.instance_id) != Some(region.as_str()) {
+                        return Err(DataError::UnknownInstance {
+                            account: account.clone(),
+                            instance: run.instance_id.clone(),
+                        }
+                        .into());
+                    }
+                }
+                let space = self
+                    .spaces
+                    .entry((account.clone(), region.clone()))
+                    .or_default();
+                if let Some(key) = space
+                    .command_keys
+                    .get(invocation.command_id.as_str())
+                    .copied()
+                {
+                    if let Some(command) = space.commands.get_mut(&key) {
+                        Arc::make_mut(command).invoke_times += 1;
+                    }
+                }
+                self.store_invocation(account, region, invocation.clone());
+                Ok(Applied::Created)
+            }
+            Change::RecordToken {
+                account,
+                region,
+                action,
+                token,
+                record,
+            } => {
+                self.spaces
+                    .entry((account.clone(), region.clone()))
+                    .or_default()
+                    .tokens
+                    .insert((action.clone(), token.clone()), record.clone());
+                Ok(Applied::Created)
+            }
+            Change::StopInvocation {
+                account,
+                region,
+                invoke_id,
+                instances,
+                at,
+            } => {
+                let space = self
+                    .spaces
+                    .get(&(account.clone(), region.clone()))
+                    .ok_or_else(|| Refused::NoSuchInvocation(invoke_id.clone()))?;
+                let key = space
+                    .invocation_key(invoke_id)
+                    .ok_or_else(|| Refused::NoSuchInvocation(invoke_id.clone()))?;
+                let invocation = space.invocation(invoke_id).expect("keyed above");
+                if let Some(missing) = instances
+                    .iter()
+                    .find(|id| !invocation.instances.iter().any(|r| &r.instance_id == *id))
+                {
+                    return Err(Refused::NotInInvocation {
+                        invocation: invoke_id.clone(),
+                        instance: missing.clone(),
+                    });
+                }
+                let at = *at;
+                self.update_invocation(account, region, key, |invocation| {
+                    for run in &mut invocation.instances {
+                        let chosen = instances.is_empty() || instances.contains(&run.instance_id);
+                        if chosen && run.status == RunStatus::Pending {
+                            run.status = RunStatus::Cancelled;
+                            run.stop_time = Some(at);
+                            run.update_time = at;
+                        }
+                    }
+                });
+                Ok(Applied::Replaced)
+            }
+            Change::InstallAgent {
+                account,
+                instance_id,
+                at,
+            } => {
+                let agent = &mut self.instance_mut(account, instance_id)?.agent;
+                if !agent.installed && agent.ready_at.is_none() {
+                    agent.ready_at = Some(crate::clock::add_clamped(
+                        *at,
+                        chrono::Duration::seconds(INSTALL_SECONDS),
+                    ));
+                    self.installing
+                        .insert((account.clone(), instance_id.clone()));
+                }
+                Ok(Applied::Replaced)
+            }
+            Change::SetAgent {
+                account,
+                instance_id,
+                agent,
+                at,
+            } => {
+                let os = self.instance(account, instance_id).map(|(_, i)| i.os);
+                let os = os.ok_or_else(|| DataError::UnknownInstance {
+                    account: account.clone(),
+                    instance: instance_id.clone(),
+                })?;
+                self.set_os_and_agent(account, instance_id, os, agent.clone())?;
+                if agent.installed && agent.online {
+                    self.agent_online(account, instance_id, *at);
+                }
+                Ok(Applied::Replaced)
+            }
+            Change::Step { step, rule } => {
+                self.apply_step(step, rule.as_ref())?;
+                Ok(Applied::Replaced)
             }
             // The new store shares its chunks with the given one: no record is copied.
             Change::ReplaceAll(with) | Change::Reset(with) => {

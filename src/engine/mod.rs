@@ -12,6 +12,8 @@
 //! readers to snapshot, so no reader ever waits for a writer (see [`crate::state`]).
 
 mod change;
+pub mod commands;
+pub mod invocation;
 pub mod lifecycle;
 mod model;
 mod ordered;

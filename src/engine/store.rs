@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
+use super::commands::Space;
 use super::regions;
 use super::{
     AccessKey, Account, AgentState, CatalogEntry, DataError, Instance, OrderedMap, OsType,
@@ -34,6 +35,14 @@ pub struct Store {
     /// One shared copy of every plug-in name in use, with the number of uses (catalog entries
     /// and partitions that have it), so a name no longer used is forgotten.
     names: BTreeMap<Arc<str>, usize>,
+    /// (account, region) → its commands, invocations and client tokens.
+    pub(super) spaces: BTreeMap<(String, String), Space>,
+    /// The next sequence number of a command or invocation.
+    pub(super) next_seq: u64,
+    /// (account, region, key) of every invocation with a run that may still change.
+    pub(super) active: BTreeSet<(String, String, u64)>,
+    /// (account, instance) of every agent being installed.
+    pub(super) installing: BTreeSet<(String, String)>,
 }
 
 impl Store {
@@ -85,6 +94,10 @@ impl Store {
             partitions: HashMap::new(),
             data_regions: BTreeMap::new(),
             names: BTreeMap::new(),
+            spaces: BTreeMap::new(),
+            next_seq: 0,
+            active: BTreeSet::new(),
+            installing: BTreeSet::new(),
         };
         for (name, plugin_type) in catalog {
             check_length("a plug-in name", &name, MAX_NAME_CHARS)?;
@@ -225,6 +238,8 @@ impl Store {
                 self.data_regions.remove(&region);
             }
         }
+        self.installing
+            .remove(&(account.to_owned(), instance_id.to_owned()));
         true
     }
 
@@ -375,9 +390,16 @@ impl Store {
         os: OsType,
         agent: AgentState,
     ) -> Result<(), DataError> {
+        let installing = agent.ready_at.is_some();
         let instance = self.instance_mut(account, instance_id)?;
         instance.os = os;
         instance.agent = agent;
+        let key = (account.to_owned(), instance_id.to_owned());
+        if installing {
+            self.installing.insert(key);
+        } else {
+            self.installing.remove(&key);
+        }
         Ok(())
     }
 

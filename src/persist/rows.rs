@@ -5,6 +5,8 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::schema::DATA_TABLES;
 use super::Problem;
+use crate::engine::commands::{seq_of, Command, Invocation, TokenRecord};
+use crate::engine::invocation::Step;
 use crate::engine::{
     default_agent_version, AccessKey, Account, AgentState, Change, Instance, OsType, PluginRecord,
     PluginStatus, PluginType, Store,
@@ -74,12 +76,216 @@ pub fn write_change(db: &Connection, change: &Change, after: &Store) -> rusqlite
             name,
             ..
         } => write_plugin(db, after, account, instance_id, name),
+        Change::CreateCommand {
+            account,
+            region,
+            command,
+        } => write_command(db, after, account, region, &command.id),
+        Change::DeleteCommand {
+            account,
+            region,
+            command_id,
+        } => write_command(db, after, account, region, command_id),
+        Change::Invoke {
+            account,
+            region,
+            invocation,
+        } => {
+            write_command(db, after, account, region, &invocation.command_id)?;
+            write_invocation(db, after, account, region, &invocation.id)
+        }
+        Change::RecordToken {
+            account,
+            region,
+            action,
+            token,
+            record,
+        } => {
+            let answer = serde_json::to_string(&record.answer).unwrap_or_default();
+            db.prepare_cached(
+                "INSERT OR REPLACE INTO client_token (account_id, region_id, action, token, \
+                 fingerprint, answer) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                account,
+                region,
+                action,
+                token,
+                record.fingerprint,
+                answer
+            ])
+            .map(drop)
+        }
+        Change::StopInvocation {
+            account,
+            region,
+            invoke_id,
+            ..
+        } => write_invocation(db, after, account, region, invoke_id),
+        Change::InstallAgent {
+            account,
+            instance_id,
+            ..
+        }
+        | Change::SetAgent {
+            account,
+            instance_id,
+            ..
+        }
+        | Change::Step {
+            step:
+                Step::AgentReady {
+                    account,
+                    instance_id,
+                    ..
+                },
+            ..
+        } => write_instance(db, after, account, instance_id),
+        Change::Step {
+            step: Step::Check(run) | Step::End(run),
+            ..
+        } => {
+            let Some(invocation) = after
+                .space(&run.account, &run.region)
+                .and_then(|space| space.invocations().get(&run.key))
+            else {
+                return Ok(());
+            };
+            write_invocation(db, after, &run.account, &run.region, &invocation.id)?;
+            // A finished run may have changed the instance's plug-ins.
+            match invocation.instances.get(run.index) {
+                Some(target) => write_instance(db, after, &run.account, &target.instance_id),
+                None => Ok(()),
+            }
+        }
         Change::ReplaceAll(with) => {
             clear(db, Set::Served)?;
+            clear_commands(db)?;
             write_store(db, Set::Served, with)
         }
-        Change::Reset(_) => copy_seed(db),
+        Change::Reset(_) => {
+            clear_commands(db)?;
+            copy_seed(db)
+        }
     }
+}
+
+/// A retained command as it stands in `after`, or its absence.
+fn write_command(
+    db: &Connection,
+    after: &Store,
+    account: &str,
+    region: &str,
+    command_id: &str,
+) -> rusqlite::Result<()> {
+    let stored = after.space(account, region).and_then(|space| {
+        let key = space.command_key(command_id)?;
+        Some((seq_of(key), space.command(command_id)?))
+    });
+    match stored {
+        Some((seq, command)) => {
+            let body = serde_json::to_string(&**command).unwrap_or_default();
+            db.prepare_cached(
+                "INSERT OR REPLACE INTO command (account_id, region_id, command_id, seq, body) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![account, region, command_id, seq as i64, body])?;
+        }
+        None => {
+            db.prepare_cached(
+                "DELETE FROM command WHERE account_id = ?1 AND region_id = ?2 AND command_id = ?3",
+            )?
+            .execute(params![account, region, command_id])?;
+        }
+    }
+    Ok(())
+}
+
+/// An invocation as it stands in `after`.
+fn write_invocation(
+    db: &Connection,
+    after: &Store,
+    account: &str,
+    region: &str,
+    invoke_id: &str,
+) -> rusqlite::Result<()> {
+    let Some(space) = after.space(account, region) else {
+        return Ok(());
+    };
+    let (Some(key), Some(invocation)) =
+        (space.invocation_key(invoke_id), space.invocation(invoke_id))
+    else {
+        return Ok(());
+    };
+    let body = serde_json::to_string(&**invocation).unwrap_or_default();
+    db.prepare_cached(
+        "INSERT OR REPLACE INTO invocation (account_id, region_id, invoke_id, seq, body) \
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![
+        account,
+        region,
+        invoke_id,
+        seq_of(key) as i64,
+        body
+    ])
+    .map(drop)
+}
+
+/// Empties the commands, invocations and client tokens (not seed data).
+fn clear_commands(db: &Connection) -> rusqlite::Result<()> {
+    db.execute_batch("DELETE FROM command; DELETE FROM invocation; DELETE FROM client_token;")
+}
+
+/// Reads the commands, invocations and client tokens into `store`.
+pub fn load_commands(db: &Connection, store: &mut Store) -> Result<(), Problem> {
+    let mut statement = db
+        .prepare("SELECT account_id, region_id, seq, body FROM command")
+        .map_err(read_problem)?;
+    let mut rows = statement.query([]).map_err(read_problem)?;
+    while let Some(row) = rows.next().map_err(read_problem)? {
+        let (account, region, seq, body) = record_row(row)?;
+        let command: Command =
+            serde_json::from_str(&body).map_err(|e| invalid(format!("command {body:.60}: {e}")))?;
+        store.restore_command(&account, &region, seq, command);
+    }
+    let mut statement = db
+        .prepare("SELECT account_id, region_id, seq, body FROM invocation")
+        .map_err(read_problem)?;
+    let mut rows = statement.query([]).map_err(read_problem)?;
+    while let Some(row) = rows.next().map_err(read_problem)? {
+        let (account, region, seq, body) = record_row(row)?;
+        let invocation: Invocation = serde_json::from_str(&body)
+            .map_err(|e| invalid(format!("invocation {body:.60}: {e}")))?;
+        store.restore_invocation(&account, &region, seq, invocation);
+    }
+    let mut statement = db
+        .prepare(
+            "SELECT account_id, region_id, action, token, fingerprint, answer FROM client_token",
+        )
+        .map_err(read_problem)?;
+    let mut rows = statement.query([]).map_err(read_problem)?;
+    while let Some(row) = rows.next().map_err(read_problem)? {
+        let text = |i| row.get::<_, String>(i).map_err(read_problem);
+        let answer: Vec<String> = serde_json::from_str(&text(5)?)
+            .map_err(|e| invalid(format!("client token answer: {e}")))?;
+        let record = TokenRecord {
+            fingerprint: text(4)?,
+            answer,
+        };
+        store.restore_token(&text(0)?, &text(1)?, &text(2)?, &text(3)?, record);
+    }
+    Ok(())
+}
+
+fn record_row(row: &Row<'_>) -> Result<(String, String, u64, String), Problem> {
+    let seq: i64 = row.get(2).map_err(read_problem)?;
+    Ok((
+        row.get(0).map_err(read_problem)?,
+        row.get(1).map_err(read_problem)?,
+        u64::try_from(seq).map_err(|_| invalid(format!("seq {seq} is negative")))?,
+        row.get(3).map_err(read_problem)?,
+    ))
 }
 
 /// An instance with all its plug-ins, or its absence.
@@ -358,6 +564,9 @@ pub fn load(db: &Connection, set: Set) -> Result<Store, Problem> {
     let mut store = Store::new(accounts, catalog).map_err(invalid)?;
     load_instances(db, set, &mut store)?;
     store.settle_catalog_versions(versions_given);
+    if set == Set::Served {
+        load_commands(db, &mut store)?;
+    }
     Ok(store)
 }
 

@@ -19,6 +19,11 @@
 //! | `catalog` | `name` | `plugin_type` (`Once` or `Persist`); from version 2 `versions` (a JSON array) |
 //! | `instance` | `account_id`, `instance_id` | `region_id`; from version 2 `os_type`, `agent_installed`, `agent_online`, `agent_version`, `agent_last_heartbeat`, `agent_ready_at` |
 //! | `plugin` | `account_id`, `instance_id`, `name` | `version`, `status`, `first_heartbeat`, `last_heartbeat` |
+//! | `command` (version 3) | `account_id`, `region_id`, `command_id` | `seq`, `body` (JSON) |
+//! | `invocation` (version 3) | `account_id`, `region_id`, `invoke_id` | `seq`, `body` (JSON) |
+//! | `client_token` (version 3) | `account_id`, `region_id`, `action`, `token` | `fingerprint`, `answer` (JSON) |
+//!
+//! Commands, invocations and client tokens have no `seed_` tables: they are not seed data.
 
 use rusqlite::Transaction;
 
@@ -96,11 +101,44 @@ fn v2(tx: &Transaction<'_>) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// Version 3: Cloud Assistant commands, invocations and client tokens (SPEC section 9). Not
+/// seed data: `PUT /state` and `reset` empty them. `seq` orders them (newest highest); `body`
+/// is the record as JSON.
+fn v3(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute_batch(
+        "CREATE TABLE command (
+            account_id TEXT NOT NULL,
+            region_id TEXT NOT NULL,
+            command_id TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            body TEXT NOT NULL,
+            PRIMARY KEY (account_id, region_id, command_id)
+        ) STRICT, WITHOUT ROWID;
+        CREATE TABLE invocation (
+            account_id TEXT NOT NULL,
+            region_id TEXT NOT NULL,
+            invoke_id TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            body TEXT NOT NULL,
+            PRIMARY KEY (account_id, region_id, invoke_id)
+        ) STRICT, WITHOUT ROWID;
+        CREATE TABLE client_token (
+            account_id TEXT NOT NULL,
+            region_id TEXT NOT NULL,
+            action TEXT NOT NULL,
+            token TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            answer TEXT NOT NULL,
+            PRIMARY KEY (account_id, region_id, action, token)
+        ) STRICT, WITHOUT ROWID;",
+    )
+}
+
 /// A step from one schema version to the next.
 pub type Migration = fn(&Transaction<'_>) -> rusqlite::Result<()>;
 
 /// Every migration in order: a file at version `n` has had the first `n` applied.
-pub const MIGRATIONS: &[Migration] = &[v1, v2];
+pub const MIGRATIONS: &[Migration] = &[v1, v2, v3];
 
 /// The schema version this build writes, and the newest it reads.
 pub fn latest() -> i64 {

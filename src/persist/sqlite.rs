@@ -529,4 +529,148 @@ mod tests {
         assert_eq!(version, schema::latest());
         let _ = std::fs::remove_dir_all(path.parent().unwrap());
     }
+
+    /// Commands, invocations and client tokens are durable, come back with their order, and
+    /// are emptied by a reset (they are not seed data).
+    #[test]
+    fn commands_and_invocations_survive_a_reopen_until_a_reset() {
+        use crate::engine::commands::{
+            Command, CommandType, Invocation, InvocationInstance, RunStatus, TokenRecord,
+        };
+        let path = temp_path("commands.db");
+        let Opened {
+            mut file,
+            mut store,
+            ..
+        } = open_ok(&path);
+        let (account, region, id) = store
+            .instances()
+            .next()
+            .map(|(a, r, i, _)| (a.to_owned(), r.to_owned(), i.to_owned()))
+            .unwrap();
+        let at: chrono::DateTime<chrono::Utc> = "2026-03-01T00:00:00Z".parse().unwrap();
+        let command = Command {
+            id: "c-00000000000001".into(),
+            name: "install".into(),
+            description: String::new(),
+            command_type: CommandType::RunShellScript,
+            content: b"acs-plugin-manager --list".to_vec(),
+            working_dir: String::new(),
+            timeout: 60,
+            enable_parameter: false,
+            parameter_names: vec![],
+            launcher: None,
+            resource_group_id: None,
+            tags: vec![("team".into(), "a".into())],
+            creation_time: at,
+            invoke_times: 0,
+        };
+        let run = InvocationInstance {
+            instance_id: id.clone(),
+            status: RunStatus::Pending,
+            content: command.content.clone(),
+            exit_code: 0,
+            output: vec![],
+            dropped: 0,
+            error_code: String::new(),
+            error_info: String::new(),
+            creation_time: at,
+            start_time: None,
+            finish_time: None,
+            stop_time: None,
+            update_time: at,
+            repeats: 0,
+            next_check: at + chrono::Duration::seconds(1),
+            rule: None,
+        };
+        let invocation = Invocation {
+            id: "t-00000000000001".into(),
+            command_id: command.id.clone(),
+            command_name: command.name.clone(),
+            command_description: String::new(),
+            command_type: command.command_type,
+            content: command.content.clone(),
+            parameters: "{}".into(),
+            timeout: 60,
+            working_dir: String::new(),
+            username: "root".into(),
+            repeat_mode: "Once".into(),
+            creation_time: at,
+            launcher: None,
+            container_id: None,
+            container_name: None,
+            termination_mode: None,
+            oss_output_delivery: None,
+            tags: vec![],
+            instances: vec![run],
+        };
+        let changes = vec![
+            Change::CreateCommand {
+                account: account.clone(),
+                region: region.clone(),
+                command,
+            },
+            Change::Invoke {
+                account: account.clone(),
+                region: region.clone(),
+                invocation,
+            },
+            Change::RecordToken {
+                account: account.clone(),
+                region: region.clone(),
+                action: "RunCommand".into(),
+                token: "tok".into(),
+                record: TokenRecord {
+                    fingerprint: "f".into(),
+                    answer: vec!["c-00000000000001".into(), "t-00000000000001".into()],
+                },
+            },
+        ];
+        for change in &changes {
+            store.apply(change).unwrap();
+        }
+        let later = at + chrono::Duration::seconds(5);
+        let mut steps = Vec::new();
+        while let Some(step) = store.next_step(later) {
+            let change = Change::Step { step, rule: None };
+            store.apply(&change).unwrap();
+            steps.push(change);
+        }
+        assert_eq!(steps.len(), 2, "delivered, then finished");
+        file.commit(&[
+            Commit {
+                changes: &changes,
+                after: &store,
+            },
+            Commit {
+                changes: &steps,
+                after: &store,
+            },
+        ])
+        .unwrap();
+        Box::new(file).close().unwrap();
+
+        let mut again = open_ok(&path);
+        let space = again.store.space(&account, &region).unwrap();
+        let command = space.command("c-00000000000001").unwrap();
+        assert_eq!(command.invoke_times, 1);
+        assert_eq!(command.tags, [("team".to_owned(), "a".to_owned())]);
+        let invocation = space.invocation("t-00000000000001").unwrap();
+        assert_eq!(invocation.instances[0].status, RunStatus::Success);
+        assert!(invocation.instances[0].output.starts_with(b"Name"));
+        assert_eq!(space.token("RunCommand", "tok").unwrap().fingerprint, "f");
+        assert!(again.store.next_step(later).is_none());
+        let seed = again.file.load_seed().unwrap().unwrap();
+        let reset = [Change::Reset(std::sync::Arc::new(seed))];
+        again
+            .file
+            .commit(&[Commit {
+                changes: &reset,
+                after: &again.store,
+            }])
+            .unwrap();
+        drop(again);
+        assert!(open_ok(&path).store.space(&account, &region).is_none());
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
 }

@@ -141,10 +141,7 @@ impl Report {
 /// FreeBSD, 2.1.3.344 on Windows (the vendor's ListPluginStatus minimum); also the default
 /// agent version of a fixture instance (SPEC section 9.6).
 pub fn minimum_agent_version(os: OsType) -> &'static str {
-    match os {
-        OsType::Linux | OsType::FreeBSD => "2.2.3.344",
-        OsType::Windows => "2.1.3.344",
-    }
+    super::default_agent_version(os)
 }
 
 /// True when an agent at `agent_version` on `os` has its reports applied: it is at least
