@@ -31,6 +31,7 @@ pub mod admin;
 pub mod api;
 pub mod cli;
 pub mod clock;
+pub mod command_rules;
 pub mod engine;
 pub mod error;
 pub mod faults;
