@@ -47,6 +47,25 @@ pub struct PagingRules {
     pub errors: PagingErrors,
 }
 
+/// Paging of the four Describe* operations of Cloud Assistant (SPEC 9.3), with their pages'
+/// wording.
+pub const CLOUD_ASSISTANT: PagingRules = PagingRules {
+    page_size: Limit {
+        default: 10,
+        max: 50,
+    },
+    max_results: Limit {
+        default: 10,
+        max: 50,
+    },
+    errors: PagingErrors {
+        page_number: ApiError::CloudAssistantInvalidPageNumber,
+        page_size: ApiError::CloudAssistantInvalidPageSize,
+        max_results: ApiError::InvalidMaxResults,
+        next_token: ApiError::InvalidNextToken,
+    },
+};
+
 /// How the caller pages.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Paging {
@@ -284,6 +303,35 @@ mod tests {
         };
         let token = key().issue(&other, "k-9");
         assert_eq!(refused(&format!("NextToken={token}")), "NextToken");
+    }
+
+    #[test]
+    fn cloud_assistant_rules_answer_section_9_codes() {
+        let params = |query: &str| Decoded::new(query.as_bytes(), None).into_params().unwrap();
+        let refused = |query: &str| {
+            Paging::parse(&params(query), &CLOUD_ASSISTANT, &key(), &SCOPE)
+                .unwrap_err()
+                .code()
+                .to_owned()
+        };
+        assert_eq!(refused("PageNumber=0"), "InvalidParam.PageNumber");
+        assert_eq!(refused("PageSize=51"), "InvalidParam.PageSize");
+        assert_eq!(refused("MaxResults=51"), "InvalidParameter.MaxResults");
+        assert_eq!(refused("NextToken=x"), "InvalidParameter.NextToken");
+        assert_eq!(
+            Paging::parse(&params(""), &CLOUD_ASSISTANT, &key(), &SCOPE),
+            Ok(Paging::Page {
+                number: 1,
+                size: 10
+            })
+        );
+        assert_eq!(
+            Paging::parse(&params("MaxResults=50"), &CLOUD_ASSISTANT, &key(), &SCOPE),
+            Ok(Paging::Token {
+                max_results: 50,
+                after: None
+            })
+        );
     }
 
     #[test]
