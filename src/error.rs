@@ -307,6 +307,10 @@ pub enum ApiError {
     /// 500 `InternalError.Dispatch`: a fault inside the emulator (logged in detail).
     #[error("An error occurred when you dispatched the request.")]
     InternalDispatch,
+    /// 503 `ServiceUnavailable`: the emulator is stopping and takes no more changes; nothing
+    /// changed.
+    #[error("The request has failed due to a temporary failure of the server.")]
+    Stopping,
     /// Any status and code: the answer of a fault rule (`/_emulator/faults`), e.g. 400
     /// `Throttling.User`, 503 `ServiceUnavailable`.
     #[error("{message}")]
@@ -404,6 +408,7 @@ impl ApiError {
             Self::InvocationNotFound => "InvalidInvokeId.NotFound",
             Self::InstanceNotInInvocation => "InvalidInstanceId.NotFound",
             Self::InternalDispatch => "InternalError.Dispatch",
+            Self::Stopping => "ServiceUnavailable",
             Self::Injected { code, .. } => code,
         }
     }
@@ -486,7 +491,7 @@ impl ApiError {
             | Self::NameFilterExceedLimit
             | Self::DescriptionFilterExceedLimit => StatusCode::FORBIDDEN,
             Self::InternalDispatch => StatusCode::INTERNAL_SERVER_ERROR,
-            Self::TooManyConnections { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::TooManyConnections { .. } | Self::Stopping => StatusCode::SERVICE_UNAVAILABLE,
             Self::Injected { status, .. } => *status,
         }
     }
@@ -502,9 +507,45 @@ impl ApiError {
     }
 }
 
+/// A change an operation could not make ([`crate::state::AppState::write`]): 503 while the
+/// emulator stops; otherwise a fault of the emulator, logged and answered as
+/// `InternalError.Dispatch`. A refusal of the engine counts as such a fault: an operation checks
+/// what it asks for before it asks.
+impl From<crate::state::WriteFailed> for ApiError {
+    fn from(failed: crate::state::WriteFailed) -> Self {
+        match failed {
+            crate::state::WriteFailed::Stopped => Self::Stopping,
+            crate::state::WriteFailed::NotDurable(_)
+            | crate::state::WriteFailed::NoSeed
+            | crate::state::WriteFailed::Refused(_) => {
+                tracing::error!(detail = %failed, "an operation could not make its change");
+                Self::InternalDispatch
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failed_write_is_503_while_stopping_else_an_internal_fault() {
+        use crate::state::WriteFailed;
+        let stopping = ApiError::from(WriteFailed::Stopped);
+        assert_eq!(
+            (stopping.code(), stopping.status().as_u16()),
+            ("ServiceUnavailable", 503)
+        );
+        assert_eq!(
+            stopping.to_string(),
+            "The request has failed due to a temporary failure of the server."
+        );
+        assert_eq!(
+            ApiError::from(WriteFailed::NoSeed),
+            ApiError::InternalDispatch
+        );
+    }
 
     /// SPEC Appendix C, row by row: every Cloud Assistant code with its status and message.
     #[test]
