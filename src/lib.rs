@@ -14,8 +14,8 @@
 //! - [`api`]: the operations. [`api::Operation`] lists them and [`api::dispatch`] runs one;
 //!   one module per operation ([`api::list_plugin_status`]) turns parameters into a validated
 //!   request and the engine's page into the typed response; [`api::paging`] reads the paging
-//!   parameters every paged operation shares, and [`api::next_token`] issues and opens paging
-//!   tokens.
+//!   parameters every paged operation shares, [`api::next_token`] issues and opens paging
+//!   tokens, and [`api::parse`] reads the parameters several operations share.
 //! - [`engine`]: the data and the paging, pure and synchronous: `model.rs` the data types,
 //!   `store.rs` the [`engine::Store`] and its indexes, `paging.rs` one page of a listing.
 //! - [`error`]: the one error enum, with every wire code and HTTP status.

@@ -7,12 +7,20 @@ use serde::Serialize;
 
 use super::next_token::{TokenKey, TokenScope};
 use super::paging::{Limit, Paging, PagingErrors, PagingRules};
+use super::parse::{self, InstanceIdList};
 use crate::engine::{ListError, ListedPage, PluginRecord, Selection, Store, MAX_NAME_CHARS};
 use crate::error::ApiError;
 use crate::rpc::params::Params;
 
 /// Most instance ids in one request, and the largest N of `InstanceId.N`.
 pub const MAX_INSTANCE_IDS: u64 = 50;
+
+/// `InstanceId.N`: optional, and over the limit 400 `InstanceIds.ExceedLimit` (section 4).
+pub const INSTANCE_IDS: InstanceIdList = InstanceIdList {
+    limit: MAX_INSTANCE_IDS,
+    too_many: ApiError::InstanceIdsExceedLimit,
+    required: false,
+};
 
 /// Paging as SPEC section 4 step 4 has it, with the reference page's messages.
 pub const PAGING: PagingRules = PagingRules {
@@ -56,11 +64,8 @@ impl ListPluginStatusRequest {
         store: &Store,
         tokens: &TokenKey,
     ) -> Result<Self, ApiError> {
-        let region_id = params.get("RegionId").ok_or(ApiError::MissingRegionId)?;
-        if !store.knows_region(region_id) {
-            return Err(ApiError::RegionNotFound);
-        }
-        let instance_ids = instance_ids(params)?;
+        let region_id = parse::region_id(params, store, ApiError::RegionNotFound)?;
+        let instance_ids = INSTANCE_IDS.parse(params)?;
         let name = params.get("Name");
         if let Some(name) = name {
             if name.chars().count() > MAX_NAME_CHARS {
@@ -141,53 +146,6 @@ impl ListPluginStatusRequest {
             instance_plugin_status_set: group_by_instance(page),
         })
     }
-}
-
-/// `InstanceId.N` in N order, each id once. N is a canonical whole number 1..=50.
-fn instance_ids(params: &Params) -> Result<Vec<String>, ApiError> {
-    let mut numbered = Vec::new();
-    let mut exceeds = false;
-    for (key, value) in params.iter() {
-        let Some(suffix) = key.strip_prefix("InstanceId") else {
-            continue;
-        };
-        let Some(n) = suffix.strip_prefix('.') else {
-            if suffix.is_empty() && !value.is_empty() {
-                return Err(ApiError::invalid(
-                    key,
-                    "instance ids are given as InstanceId.N, N from 1 to 50",
-                ));
-            }
-            continue; // another parameter, e.g. InstanceIds
-        };
-        let canonical =
-            !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) && !n.starts_with('0');
-        if !canonical {
-            return Err(ApiError::invalid(
-                key,
-                "N of InstanceId.N must be a whole number from 1 to 50",
-            ));
-        }
-        match n.parse::<u64>() {
-            Ok(n) if n <= MAX_INSTANCE_IDS => {
-                if !value.is_empty() {
-                    numbered.push((n, value));
-                }
-            }
-            _ => exceeds = true,
-        }
-    }
-    if exceeds {
-        return Err(ApiError::InstanceIdsExceedLimit);
-    }
-    numbered.sort_unstable_by_key(|&(n, _)| n);
-    let mut ids: Vec<String> = Vec::with_capacity(numbered.len());
-    for (_, id) in numbered {
-        if !ids.iter().any(|seen| seen == id) {
-            ids.push(id.to_owned());
-        }
-    }
-    Ok(ids)
 }
 
 fn group_by_instance(page: ListedPage) -> InstancePluginStatusSet {

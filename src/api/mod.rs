@@ -4,11 +4,13 @@
 //! The wire ([`crate::rpc`]) knows no operation by name: it resolves the `Action` through
 //! [`Operation::parse`] and hands the request to [`dispatch`]. Adding an operation touches this
 //! module only (its file, a variant of [`Operation`], an arm of [`dispatch`]) and the error codes
-//! in [`crate::error`]. [`paging`] and [`next_token`] are shared by every paged operation.
+//! in [`crate::error`]. [`paging`] and [`next_token`] are shared by every paged operation,
+//! [`parse`] reads the parameters several operations share.
 
 pub mod list_plugin_status;
 pub mod next_token;
 pub mod paging;
+pub mod parse;
 
 use axum::response::Response;
 
