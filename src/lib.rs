@@ -7,12 +7,15 @@
 //!
 //! A request travels one way through the code:
 //!
-//! - [`rpc`]: the wire. Decodes the query and form body into [`rpc::params::Params`], resolves
-//!   Action, Version and Format, and renders the typed outcome as JSON or XML
+//! - [`rpc`]: the wire, which knows no operation by name. Decodes the query and form body into
+//!   [`rpc::params::Params`], resolves Action, Version and Format, checks signatures, applies
+//!   fault rules, keeps the journal, and renders the typed outcome as JSON or XML
 //!   ([`rpc::render`]).
-//! - [`api`]: one module per operation. [`api::list_plugin_status`] turns parameters into a
-//!   validated request and the engine's page into the typed response; [`api::next_token`]
-//!   issues and opens paging tokens.
+//! - [`api`]: the operations. [`api::Operation`] lists them and [`api::dispatch`] runs one;
+//!   one module per operation ([`api::list_plugin_status`]) turns parameters into a validated
+//!   request and the engine's page into the typed response; [`api::paging`] reads the paging
+//!   parameters every paged operation shares, [`api::next_token`] issues and opens paging
+//!   tokens, and [`api::parse`] reads the parameters several operations share.
 //! - [`engine`]: the data and the paging, pure and synchronous: `model.rs` the data types,
 //!   `store.rs` the [`engine::Store`] and its indexes, `paging.rs` one page of a listing.
 //! - [`error`]: the one error enum, with every wire code and HTTP status.

@@ -6,37 +6,39 @@
 use serde::Serialize;
 
 use super::next_token::{TokenKey, TokenScope};
-use crate::engine::{
-    ListError, ListedPage, PageStart, PluginRecord, Selection, Store, MAX_NAME_CHARS,
-};
+use super::paging::{Limit, Paging, PagingErrors, PagingRules};
+use super::parse::{self, InstanceIdList};
+use crate::engine::{ListError, ListedPage, PluginRecord, Selection, Store, MAX_NAME_CHARS};
 use crate::error::ApiError;
 use crate::rpc::params::Params;
 
 /// Most instance ids in one request, and the largest N of `InstanceId.N`.
 pub const MAX_INSTANCE_IDS: u64 = 50;
-/// Largest PageSize and MaxResults.
-pub const MAX_PAGE_SIZE: u64 = 50;
-/// PageSize and MaxResults when not given.
-pub const DEFAULT_PAGE_SIZE: u64 = 10;
 
-/// How the caller pages.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Paging {
-    /// PageNumber / PageSize.
-    Page {
-        /// 1-based page number.
-        number: u64,
-        /// Records per page, 1..=50.
-        size: u64,
+/// `InstanceId.N`: optional, and over the limit 400 `InstanceIds.ExceedLimit` (section 4).
+pub const INSTANCE_IDS: InstanceIdList = InstanceIdList {
+    limit: MAX_INSTANCE_IDS,
+    too_many: ApiError::InstanceIdsExceedLimit,
+    required: false,
+};
+
+/// Paging as SPEC section 4 step 4 has it, with the reference page's messages.
+pub const PAGING: PagingRules = PagingRules {
+    page_size: Limit {
+        default: 10,
+        max: 50,
     },
-    /// MaxResults / NextToken.
-    Token {
-        /// Records per page, 1..=50.
-        max_results: u64,
-        /// The key of the last record already returned.
-        after: Option<String>,
+    max_results: Limit {
+        default: 10,
+        max: 50,
     },
-}
+    errors: PagingErrors {
+        page_number: ApiError::InvalidPageNumber,
+        page_size: ApiError::InvalidPageSize,
+        max_results: ApiError::InvalidMaxResults,
+        next_token: ApiError::InvalidNextToken,
+    },
+};
 
 /// A validated ListPluginStatus request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,11 +64,8 @@ impl ListPluginStatusRequest {
         store: &Store,
         tokens: &TokenKey,
     ) -> Result<Self, ApiError> {
-        let region_id = params.get("RegionId").ok_or(ApiError::MissingRegionId)?;
-        if !store.knows_region(region_id) {
-            return Err(ApiError::RegionNotFound);
-        }
-        let instance_ids = instance_ids(params)?;
+        let region_id = parse::region_id(params, store, ApiError::RegionNotFound)?;
+        let instance_ids = INSTANCE_IDS.parse(params)?;
         let name = params.get("Name");
         if let Some(name) = name {
             if name.chars().count() > MAX_NAME_CHARS {
@@ -78,33 +77,13 @@ impl ListPluginStatusRequest {
         } else if instance_ids.len() != 1 {
             return Err(ApiError::PluginNameMissing);
         }
-        let token_mode = params.get("MaxResults").is_some() || params.get("NextToken").is_some();
-        let paging = if token_mode {
-            let max_results =
-                whole_number(params.get("MaxResults"), DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
-                    .ok_or(ApiError::InvalidMaxResults)?;
-            let scope = TokenScope {
-                account,
-                region: region_id,
-                instance_ids: &instance_ids,
-                name,
-            };
-            let after = match params.get("NextToken") {
-                Some(token) => Some(
-                    tokens
-                        .open(&scope, token)
-                        .ok_or(ApiError::InvalidNextToken)?,
-                ),
-                None => None,
-            };
-            Paging::Token { max_results, after }
-        } else {
-            let number = whole_number(params.get("PageNumber"), 1, i64::MAX as u64)
-                .ok_or(ApiError::InvalidPageNumber)?;
-            let size = whole_number(params.get("PageSize"), DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
-                .ok_or(ApiError::InvalidPageSize)?;
-            Paging::Page { number, size }
+        let scope = TokenScope {
+            account,
+            region: region_id,
+            instance_ids: &instance_ids,
+            name,
         };
+        let paging = Paging::parse(params, &PAGING, tokens, &scope)?;
         Ok(Self {
             account: account.to_owned(),
             region_id: region_id.to_owned(),
@@ -143,105 +122,30 @@ impl ListPluginStatusRequest {
         request_id: String,
     ) -> Result<ListPluginStatusResponse, ApiError> {
         let selection = self.selection();
-        let (start, limit) = match &self.paging {
-            Paging::Page { number, size } => {
-                // Saturate: a page this far out is simply past the end.
-                (PageStart::Offset((number - 1).saturating_mul(*size)), *size)
-            }
-            Paging::Token { max_results, after } => {
-                (PageStart::After(after.as_deref()), *max_results)
-            }
-        };
+        let (start, limit) = self.paging.window();
         let page = store
-            .list(
-                &self.account,
-                &self.region_id,
-                selection,
-                start,
-                limit as usize,
-            )
+            .list(&self.account, &self.region_id, selection, start, limit)
             .map_err(|e| match e {
                 ListError::InstanceNotFound(_) => ApiError::InstanceNotFound,
                 ListError::PluginNameNotFound(_) => ApiError::PluginNameNotFound,
                 ListError::CursorOutsideSelection(_) => ApiError::InvalidNextToken,
             })?;
-        let next_token = match page.records.last() {
-            Some(last) if page.more => {
-                Some(tokens.issue(&self.scope(), last.cursor_key(&selection)))
-            }
+        let resume_after = match page.records.last() {
+            Some(last) if page.more => Some(last.cursor_key(&selection)),
             _ => None,
         };
-        let (page_number, page_size) = match self.paging {
-            Paging::Page { number, size } => (Some(number), Some(size)),
-            Paging::Token { .. } => (None, None),
-        };
+        let fields = self
+            .paging
+            .answer(page.total, resume_after, tokens, &self.scope());
         Ok(ListPluginStatusResponse {
-            page_size,
+            page_size: fields.page_size,
             request_id,
-            page_number,
-            total_count: page.total,
-            next_token,
+            page_number: fields.page_number,
+            total_count: fields.total_count,
+            next_token: fields.next_token,
             instance_plugin_status_set: group_by_instance(page),
         })
     }
-}
-
-/// `InstanceId.N` in N order, each id once. N is a canonical whole number 1..=50.
-fn instance_ids(params: &Params) -> Result<Vec<String>, ApiError> {
-    let mut numbered = Vec::new();
-    let mut exceeds = false;
-    for (key, value) in params.iter() {
-        let Some(suffix) = key.strip_prefix("InstanceId") else {
-            continue;
-        };
-        let Some(n) = suffix.strip_prefix('.') else {
-            if suffix.is_empty() && !value.is_empty() {
-                return Err(ApiError::invalid(
-                    key,
-                    "instance ids are given as InstanceId.N, N from 1 to 50",
-                ));
-            }
-            continue; // another parameter, e.g. InstanceIds
-        };
-        let canonical =
-            !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) && !n.starts_with('0');
-        if !canonical {
-            return Err(ApiError::invalid(
-                key,
-                "N of InstanceId.N must be a whole number from 1 to 50",
-            ));
-        }
-        match n.parse::<u64>() {
-            Ok(n) if n <= MAX_INSTANCE_IDS => {
-                if !value.is_empty() {
-                    numbered.push((n, value));
-                }
-            }
-            _ => exceeds = true,
-        }
-    }
-    if exceeds {
-        return Err(ApiError::InstanceIdsExceedLimit);
-    }
-    numbered.sort_unstable_by_key(|&(n, _)| n);
-    let mut ids: Vec<String> = Vec::with_capacity(numbered.len());
-    for (_, id) in numbered {
-        if !ids.iter().any(|seen| seen == id) {
-            ids.push(id.to_owned());
-        }
-    }
-    Ok(ids)
-}
-
-/// A whole number in `1..=max`, `default` when absent; `None` when out of range or not a number.
-fn whole_number(value: Option<&str>, default: u64, max: u64) -> Option<u64> {
-    let Some(text) = value else {
-        return Some(default);
-    };
-    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    text.parse::<u64>().ok().filter(|n| (1..=max).contains(n))
 }
 
 fn group_by_instance(page: ListedPage) -> InstancePluginStatusSet {

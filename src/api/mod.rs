@@ -1,4 +1,102 @@
-//! The operations: one file per operation, each with its typed request and response.
+//! The operations: the list of those the emulator answers, the dispatch to them, and one file
+//! per operation with its typed request and response.
+//!
+//! The wire ([`crate::rpc`]) knows no operation by name: it resolves the `Action` through
+//! [`Operation::parse`] and hands the request to [`dispatch`]. Adding an operation touches this
+//! module only (its file, a variant of [`Operation`], an arm of [`dispatch`]) and the error codes
+//! in [`crate::error`]. [`paging`] and [`next_token`] are shared by every paged operation,
+//! [`parse`] reads the parameters several operations share.
 
 pub mod list_plugin_status;
 pub mod next_token;
+pub mod paging;
+pub mod parse;
+
+use axum::response::Response;
+
+use crate::error::ApiError;
+use crate::rpc::params::Params;
+use crate::rpc::render::ReplyTo;
+use crate::state::AppState;
+use list_plugin_status::ListPluginStatusRequest;
+
+/// The operations this emulator answers; an operation is listed once it is implemented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    /// ListPluginStatus (SPEC section 4).
+    ListPluginStatus,
+}
+
+impl Operation {
+    /// Every operation, in the order listed.
+    pub const ALL: &'static [Self] = &[Self::ListPluginStatus];
+
+    /// The wire name, as in `Action`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::ListPluginStatus => "ListPluginStatus",
+        }
+    }
+
+    /// The operation an `Action` names, exactly as spelled; `None` for any other name.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "ListPluginStatus" => Some(Self::ListPluginStatus),
+            _ => None,
+        }
+    }
+
+    /// The XML root element of the operation's answer.
+    pub fn response_root(self) -> &'static str {
+        match self {
+            Self::ListPluginStatus => "ListPluginStatusResponse",
+        }
+    }
+}
+
+/// Runs `operation` for the caller's `account` and renders its success through `reply`; its
+/// error is the caller's to render. Reads take one snapshot of the data each; writes go through
+/// [`AppState::write`], which answers once the change is durable.
+pub async fn dispatch(
+    state: &AppState,
+    operation: Operation,
+    params: &Params,
+    account: String,
+    reply: &ReplyTo,
+) -> Result<Response, ApiError> {
+    match operation {
+        Operation::ListPluginStatus => {
+            // The page comes from one snapshot; it is encoded after the snapshot is let go.
+            let body = state.read(|store| {
+                let request =
+                    ListPluginStatusRequest::parse(params, &account, store, state.tokens())?;
+                request.execute(store, state.tokens(), reply.request_id.clone())
+            })?;
+            Ok(reply.success(operation.response_root(), &body))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_parse_back_and_nothing_else_does() {
+        for &operation in Operation::ALL {
+            assert_eq!(Operation::parse(operation.name()), Some(operation));
+            assert_eq!(
+                operation.response_root(),
+                format!("{}Response", operation.name())
+            );
+        }
+        for other in [
+            "",
+            "listpluginstatus",
+            "ListPluginStatus ",
+            "DescribeInstances",
+        ] {
+            assert_eq!(Operation::parse(other), None, "{other:?}");
+        }
+    }
+}

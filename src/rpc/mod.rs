@@ -1,9 +1,14 @@
 //! The wire: an HTTP request becomes a typed call, its outcome becomes a response.
 //!
 //! Order of checks, first failure wins: method, query size, body size and arrival, parameter
-//! decoding (encoding, count, duplicates), Action, Version, Format, then the operation's own
-//! validation. The reply format is chosen before any of these, from a lenient read of
-//! `Format`, so even a refused request is answered in the caller's format.
+//! decoding (encoding, count, duplicates), Action, Version, Format, the signature (strict
+//! mode), then the operation's own validation. The reply format is chosen before any of these,
+//! from a lenient read of `Format`, so even a refused request is answered in the caller's
+//! format.
+//!
+//! The wire knows no operation by name: `Action` is resolved by [`Operation::parse`], and once
+//! the caller's account is known and the fault rules have had their say, the request goes to
+//! [`api::dispatch`]. The journal and the log name the operation.
 
 pub mod params;
 pub mod render;
@@ -16,7 +21,7 @@ use axum::extract::{Request, State};
 use axum::http::{header, request::Parts, HeaderMap, HeaderValue, Method};
 use axum::response::Response;
 
-use crate::api::list_plugin_status::ListPluginStatusRequest;
+use crate::api::{self, Operation};
 use crate::error::ApiError;
 use crate::faults::Target;
 use crate::journal::{self, RecordedRequest};
@@ -36,36 +41,6 @@ pub const MAX_BODY_BYTES: usize = 1 << 20;
 /// so the emulator's own limit sits below that: every over-long query it can see gets the
 /// error envelope.
 pub const MAX_QUERY_BYTES: usize = 60 << 10;
-/// The actions this emulator answers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
-    /// ListPluginStatus.
-    ListPluginStatus,
-}
-
-impl Action {
-    /// The wire name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::ListPluginStatus => "ListPluginStatus",
-        }
-    }
-
-    fn parse(name: &str) -> Option<Self> {
-        match name {
-            "ListPluginStatus" => Some(Self::ListPluginStatus),
-            _ => None,
-        }
-    }
-
-    /// The XML root element of the action's response.
-    fn response_root(self) -> &'static str {
-        match self {
-            Self::ListPluginStatus => "ListPluginStatusResponse",
-        }
-    }
-}
-
 /// The two request styles the official SDKs use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Style {
@@ -119,9 +94,9 @@ pub async fn handle(State(state): State<AppState>, request: Request) -> Response
     let recorded_params = state
         .journal(|journal| journal.is_recording())
         .then(|| journal::redact(decoded.pairs()));
-    // For the log and the journal: the action the request named, even when it is refused. When
-    // the request is accepted this is the action resolved below.
-    let action = action_name(decoded.lossy("Action"), &parts.headers).and_then(Action::parse);
+    // For the log and the journal: the operation the request named, even when it is refused.
+    // When the request is accepted this is the operation resolved below.
+    let operation = action_name(decoded.lossy("Action"), &parts.headers).and_then(Operation::parse);
     let style = Style::of(&parts.headers, &decoded);
     let requested_format = decoded
         .lossy("Format")
@@ -153,7 +128,7 @@ pub async fn handle(State(state): State<AppState>, request: Request) -> Response
         }
         let received = received.as_ref().map_err(Clone::clone)?;
         let params = decoded.into_params()?;
-        let action = resolve_action(&params, &parts.headers)?;
+        let operation = resolve_operation(&params, &parts.headers)?;
         check_version(&params, &parts.headers)?;
         if requested_format
             .as_deref()
@@ -161,7 +136,7 @@ pub async fn handle(State(state): State<AppState>, request: Request) -> Response
         {
             return Err(ApiError::InvalidFormat);
         }
-        let account = match state.signature_mode() {
+        let verified_account = match state.signature_mode() {
             SignatureMode::Off => None,
             SignatureMode::Strict => Some(verify_signature(
                 &state,
@@ -171,20 +146,25 @@ pub async fn handle(State(state): State<AppState>, request: Request) -> Response
                 &received.bytes,
             )?),
         };
-        Ok((action, params, account))
+        Ok((operation, params, verified_account))
     })();
 
     let mut retry_after_ms = None;
     let result = match outcome {
-        Ok((action, params, account)) => {
-            let injection = state.faults(|faults| faults.inject(&fault_target(action, &params)));
+        Ok((operation, params, verified_account)) => {
+            let injection = state.faults(|faults| faults.inject(&fault_target(operation, &params)));
             if !injection.latency.is_zero() {
                 tokio::time::sleep(injection.latency).await;
             }
             retry_after_ms = injection.retry_after_ms;
             match injection.error {
                 Some(error) => Err(error),
-                None => dispatch(&state, action, &params, account, &parts.headers, &reply),
+                None => {
+                    let account = verified_account.unwrap_or_else(|| {
+                        state.read(|store| caller_account(store, &params, &parts.headers))
+                    });
+                    api::dispatch(&state, operation, &params, account, &reply).await
+                }
             }
         }
         Err(error) => Err(error),
@@ -202,7 +182,7 @@ pub async fn handle(State(state): State<AppState>, request: Request) -> Response
     tracing::info!(
         request_id = %reply.request_id,
         method = %parts.method,
-        action = action.map_or("", Action::name),
+        action = operation.map_or("", Operation::name),
         status,
         code,
         elapsed_us = started.elapsed().as_micros() as u64,
@@ -213,7 +193,7 @@ pub async fn handle(State(state): State<AppState>, request: Request) -> Response
             request_id: reply.request_id.clone(),
             time: received_at,
             method: parts.method.to_string(),
-            action: action.map_or("", Action::name).to_owned(),
+            action: operation.map_or("", Operation::name).to_owned(),
             params,
             status,
             code,
@@ -227,39 +207,15 @@ pub async fn handle(State(state): State<AppState>, request: Request) -> Response
 pub const RETRY_AFTER_HEADER: &str = "x-acs-retry-after";
 
 /// What the fault rules match on.
-fn fault_target(action: Action, params: &Params) -> Target<'_> {
+fn fault_target(operation: Operation, params: &Params) -> Target<'_> {
     Target {
-        action: action.name(),
+        action: operation.name(),
         region: params.get("RegionId"),
         instances: params
             .iter()
             .filter(|(k, _)| k.starts_with("InstanceId."))
             .map(|(_, v)| v)
             .collect(),
-    }
-}
-
-/// Runs the action; its success is rendered here, its error by the caller.
-fn dispatch(
-    state: &AppState,
-    action: Action,
-    params: &Params,
-    verified_account: Option<String>,
-    headers: &HeaderMap,
-    reply: &ReplyTo,
-) -> Result<Response, ApiError> {
-    match action {
-        Action::ListPluginStatus => {
-            // The page comes from one snapshot; it is encoded after the snapshot is let go.
-            let body = state.read(|store| {
-                let account =
-                    verified_account.unwrap_or_else(|| caller_account(store, params, headers));
-                let request =
-                    ListPluginStatusRequest::parse(params, &account, store, state.tokens())?;
-                request.execute(store, state.tokens(), reply.request_id.clone())
-            })?;
-            Ok(reply.success(action.response_root(), &body))
-        }
     }
 }
 
@@ -291,7 +247,8 @@ fn verify_signature(
     Ok(verified.account)
 }
 
-/// The caller's account: the owner of the access key if the data knows it, else the default.
+/// The caller's account when signatures are not checked: the owner of the access key if the
+/// data knows it, else the default.
 fn caller_account(store: &crate::engine::Store, params: &Params, headers: &HeaderMap) -> String {
     let key_id = params.get("AccessKeyId").or_else(|| v3_credential(headers));
     key_id.and_then(|id| store.access_key(id)).map_or_else(
@@ -316,10 +273,11 @@ fn action_name<'a>(parameter: Option<&'a str>, headers: &'a HeaderMap) -> Option
         .or_else(|| header_str(headers, "x-acs-action").filter(|a| !a.is_empty()))
 }
 
-fn resolve_action(params: &Params, headers: &HeaderMap) -> Result<Action, ApiError> {
+/// The operation the request names, or why there is none.
+fn resolve_operation(params: &Params, headers: &HeaderMap) -> Result<Operation, ApiError> {
     let name =
         action_name(params.get("Action"), headers).ok_or(ApiError::MissingParameter("Action"))?;
-    Action::parse(name).ok_or(ApiError::ActionNotFound)
+    Operation::parse(name).ok_or(ApiError::ActionNotFound)
 }
 
 fn check_version(params: &Params, headers: &HeaderMap) -> Result<(), ApiError> {
