@@ -30,6 +30,7 @@ pub use crate::clock::{Clock, EmulatorClock, FixedClock, SystemClock};
 
 use crate::api::next_token::TokenKey;
 use crate::engine::{Applied, Change, Refused, Store};
+use crate::command_rules::CommandRules;
 use crate::faults::Faults;
 use crate::journal::{self, Journal};
 use crate::persist::{Commit, Durable, Memory};
@@ -133,6 +134,7 @@ struct Inner {
     nonces: Mutex<NonceCache>,
     journal: Mutex<Journal>,
     faults: Mutex<Faults>,
+    command_rules: Mutex<CommandRules>,
 }
 
 /// The data, committed and accepted.
@@ -210,6 +212,7 @@ impl AppState {
                     options.journal_max_bytes,
                 )),
                 faults: Mutex::new(Faults::default()),
+                command_rules: Mutex::new(CommandRules::default()),
             }),
         }
     }
@@ -353,9 +356,11 @@ impl AppState {
         Ok(())
     }
 
-    /// Empties what is not durable: the fault rules and the journal; real time again.
+    /// Empties what is not durable: the fault and command rules and the journal; real time
+    /// again.
     pub fn reset_session(&self) {
         self.faults(Faults::clear);
+        self.command_rules(CommandRules::clear);
         self.journal(Journal::clear);
         self.inner.clock.reset();
     }
@@ -378,6 +383,36 @@ impl AppState {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         f(&mut journal)
+    }
+
+    /// Runs `f` on the command rules.
+    pub fn command_rules<R>(&self, f: impl FnOnce(&mut CommandRules) -> R) -> R {
+        let mut rules = self
+            .inner
+            .command_rules
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        f(&mut rules)
+    }
+
+    /// Brings the data to the emulator's clock: every transition of Cloud Assistant runs and
+    /// agents due by now is applied in order (SPEC 9.4), as changes like any other, durable
+    /// before this returns. Costs one look at the due transitions when none is due.
+    pub async fn catch_up(&self) -> Result<(), WriteFailed> {
+        let now = self.now();
+        if self.read(|store| store.next_step(now).is_none()) {
+            return Ok(());
+        }
+        self.write(|draft| {
+            while let Some(step) = draft.next_step(now) {
+                let rule = draft
+                    .delivery(&step)
+                    .and_then(|run| self.command_rules(|rules| rules.matched(&run)));
+                draft.apply(Change::Step { step, rule })?;
+            }
+            Ok(())
+        })
+        .await
     }
 
     /// Runs `f` on the fault rules.

@@ -79,6 +79,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         )
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), catch_up))
         .layer(middleware::from_fn_with_state(state.clone(), require_token));
     open.method_not_allowed_fallback(method_not_allowed)
         .merge(guarded)
@@ -223,6 +224,15 @@ impl IntoResponse for AdminError {
 
 /// What every control-plane handler answers.
 pub type AdminResult<T> = Result<T, AdminError>;
+
+/// Brings Cloud Assistant runs and agents to the emulator's clock before the route answers
+/// (SPEC 9.4: every route but `health` and `ready`).
+async fn catch_up(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    match state.catch_up().await {
+        Ok(()) => next.run(request).await,
+        Err(failed) => AdminError::from(failed).into_response(),
+    }
+}
 
 /// 401 unless the request carries the admin token (when one is set). Compared in constant time.
 async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {

@@ -64,6 +64,8 @@ pub async fn dispatch(
     account: String,
     reply: &ReplyTo,
 ) -> Result<Response, ApiError> {
+    // Runs and agents move on with the clock before any answer shows them (SPEC 9.4).
+    state.catch_up().await?;
     match operation {
         Operation::ListPluginStatus => {
             // The page comes from one snapshot; it is encoded after the snapshot is let go.
