@@ -11,6 +11,7 @@
 //! the clone copies only what it touches. The served state publishes changed clones for
 //! readers to snapshot, so no reader ever waits for a writer (see [`crate::state`]).
 
+pub mod agents;
 mod change;
 pub mod commands;
 pub mod invocation;
@@ -23,6 +24,7 @@ pub mod script;
 mod store;
 pub mod version;
 
+pub use agents::{AgentReport, InstancePage};
 pub use change::{Applied, Change, Refused};
 pub use model::{
     default_agent_version, AccessKey, Account, AgentState, CatalogEntry, DataError, Instance,
