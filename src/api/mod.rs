@@ -7,6 +7,8 @@
 //! in [`crate::error`]. [`paging`] and [`next_token`] are shared by every paged operation,
 //! [`parse`] reads the parameters several operations share.
 
+pub mod describe_cloud_assistant_status;
+pub mod install_cloud_assistant;
 pub mod list_plugin_status;
 pub mod next_token;
 pub mod paging;
@@ -18,6 +20,7 @@ use crate::error::ApiError;
 use crate::rpc::params::Params;
 use crate::rpc::render::ReplyTo;
 use crate::state::AppState;
+use describe_cloud_assistant_status::DescribeCloudAssistantStatusRequest;
 use list_plugin_status::ListPluginStatusRequest;
 
 /// The operations this emulator answers; an operation is listed once it is implemented.
@@ -25,16 +28,26 @@ use list_plugin_status::ListPluginStatusRequest;
 pub enum Operation {
     /// ListPluginStatus (SPEC section 4).
     ListPluginStatus,
+    /// DescribeCloudAssistantStatus (SPEC 9.2, 9.6).
+    DescribeCloudAssistantStatus,
+    /// InstallCloudAssistant (SPEC 9.2, 9.6).
+    InstallCloudAssistant,
 }
 
 impl Operation {
     /// Every operation, in the order listed.
-    pub const ALL: &'static [Self] = &[Self::ListPluginStatus];
+    pub const ALL: &'static [Self] = &[
+        Self::ListPluginStatus,
+        Self::DescribeCloudAssistantStatus,
+        Self::InstallCloudAssistant,
+    ];
 
     /// The wire name, as in `Action`.
     pub fn name(self) -> &'static str {
         match self {
             Self::ListPluginStatus => "ListPluginStatus",
+            Self::DescribeCloudAssistantStatus => "DescribeCloudAssistantStatus",
+            Self::InstallCloudAssistant => "InstallCloudAssistant",
         }
     }
 
@@ -42,6 +55,8 @@ impl Operation {
     pub fn parse(name: &str) -> Option<Self> {
         match name {
             "ListPluginStatus" => Some(Self::ListPluginStatus),
+            "DescribeCloudAssistantStatus" => Some(Self::DescribeCloudAssistantStatus),
+            "InstallCloudAssistant" => Some(Self::InstallCloudAssistant),
             _ => None,
         }
     }
@@ -50,6 +65,8 @@ impl Operation {
     pub fn response_root(self) -> &'static str {
         match self {
             Self::ListPluginStatus => "ListPluginStatusResponse",
+            Self::DescribeCloudAssistantStatus => "DescribeCloudAssistantStatusResponse",
+            Self::InstallCloudAssistant => "InstallCloudAssistantResponse",
         }
     }
 }
@@ -74,6 +91,25 @@ pub async fn dispatch(
                     ListPluginStatusRequest::parse(params, &account, store, state.tokens())?;
                 request.execute(store, state.tokens(), reply.request_id.clone())
             })?;
+            Ok(reply.success(operation.response_root(), &body))
+        }
+        Operation::DescribeCloudAssistantStatus => {
+            let now = state.now();
+            let body = state.read(|store| {
+                let request = DescribeCloudAssistantStatusRequest::parse(
+                    params,
+                    &account,
+                    store,
+                    state.tokens(),
+                )?;
+                request.execute(store, state.tokens(), now, reply.request_id.clone())
+            })?;
+            Ok(reply.success(operation.response_root(), &body))
+        }
+        Operation::InstallCloudAssistant => {
+            let body =
+                install_cloud_assistant::execute(state, params, &account, reply.request_id.clone())
+                    .await?;
             Ok(reply.success(operation.response_root(), &body))
         }
     }
