@@ -115,8 +115,18 @@ impl CommandRuleSpec {
             }
         }
         if let Some(output) = &self.output {
-            // Output is answered in XML too.
-            crate::text::check(output).map_err(|refusal| refuse("output", refusal))?;
+            // Output is answered in XML too; it may have lines, as a script's has.
+            let unfit = output.chars().find(|&c| crate::text::is_unfit_for_xml(c));
+            if let Some(c) = unfit {
+                return Err(refuse(
+                    "output",
+                    format!(
+                        "character {} is not allowed: no control characters but tab, CR and \
+                         LF, no Unicode non-characters (XML answers cannot carry them)",
+                        c.escape_unicode()
+                    ),
+                ));
+            }
         }
         if self
             .duration_seconds
@@ -262,5 +272,17 @@ mod tests {
             ..CommandRuleSpec::default()
         };
         assert_eq!(rules.add(too_long).unwrap_err().field, "durationSeconds");
+        let unfit = CommandRuleSpec {
+            content_regex: "x".into(),
+            output: Some("a\u{1}b".into()),
+            ..CommandRuleSpec::default()
+        };
+        assert_eq!(rules.add(unfit).unwrap_err().field, "output");
+        let lines = CommandRuleSpec {
+            content_regex: "x".into(),
+            output: Some("line 1\r\n\tline 2\n".into()),
+            ..CommandRuleSpec::default()
+        };
+        assert!(rules.add(lines).is_ok());
     }
 }
