@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use axum::body::Body;
 use axum::http::Request;
 use axum::Router;
+use ecs_emulator::command_rules::CommandRuleSpec;
 use ecs_emulator::engine::lifecycle::Event;
 use ecs_emulator::engine::{PluginStatus, PluginType};
 use ecs_emulator::faults::FaultSpec;
@@ -439,6 +440,10 @@ fn the_document_is_openapi_3_and_every_ref_resolves() {
         "Clock",
         "ClockBody",
         "EventBody",
+        "CloudAssistant",
+        "CommandRuleSpec",
+        "CommandRule",
+        "CommandRuleList",
     ] {
         let schema = &doc["components"]["schemas"][name];
         assert!(schema.is_object(), "components.schemas.{name} is missing");
@@ -523,7 +528,7 @@ fn the_document_is_openapi_3_and_every_ref_resolves() {
             assert_complete(&spec, schema, &example, id);
         }
     }
-    assert_eq!(operation_ids.len(), 23, "{operation_ids:?}");
+    assert_eq!(operation_ids.len(), 29, "{operation_ids:?}");
 }
 
 /// The validator understands every keyword of a schema and of the schemas inside it.
@@ -615,6 +620,29 @@ fn the_documented_enums_and_fields_are_the_servers() {
     let mut rule_keys = server_keys.clone();
     rule_keys.extend(["id".to_owned(), "fired".to_owned()]);
     assert_eq!(keys("FaultRule"), rule_keys);
+
+    // CommandRuleSpec likewise; a CommandRule adds id and fired.
+    let every_field = CommandRuleSpec {
+        content_regex: "x".into(),
+        instance_id: Some("i".into()),
+        region_id: Some("r".into()),
+        account_id: Some("a".into()),
+        exit_code: Some(1),
+        output: Some("o".into()),
+        duration_seconds: Some(1),
+        times: Some(1),
+    };
+    let server_keys: BTreeSet<String> = serde_json::to_value(every_field)
+        .unwrap()
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    assert_eq!(keys("CommandRuleSpec"), server_keys);
+    let mut rule_keys = server_keys;
+    rule_keys.extend(["id".to_owned(), "fired".to_owned()]);
+    assert_eq!(keys("CommandRule"), rule_keys);
 
     // The bodies without their ids are the records without their ids.
     let mut instance = keys("Instance");
@@ -750,6 +778,39 @@ async fn every_documented_operation_is_routed_and_answers_as_documented() {
         ("GET", "/_emulator/faults/f-1".into(), String::new(), 200),
         ("DELETE", "/_emulator/faults/f-1".into(), String::new(), 204),
         ("DELETE", "/_emulator/faults".into(), String::new(), 204),
+        (
+            "PUT",
+            format!("/_emulator/instances/{DEMO_INSTANCE}/cloud-assistant{in_default}"),
+            example("/_emulator/instances/{instanceId}/cloud-assistant", "put"),
+            200,
+        ),
+        (
+            "PUT",
+            format!("/_emulator/instances/{DEMO_INSTANCE}/cloud-assistant"),
+            "{}".into(),
+            200,
+        ),
+        (
+            "POST",
+            "/_emulator/commands".into(),
+            example("/_emulator/commands", "post"),
+            201,
+        ),
+        (
+            "POST",
+            "/_emulator/commands".into(),
+            r#"{"contentRegex": "reboot", "exitCode": 1}"#.into(),
+            201,
+        ),
+        ("GET", "/_emulator/commands".into(), String::new(), 200),
+        ("GET", "/_emulator/commands/r-1".into(), String::new(), 200),
+        (
+            "DELETE",
+            "/_emulator/commands/r-1".into(),
+            String::new(),
+            204,
+        ),
+        ("DELETE", "/_emulator/commands".into(), String::new(), 204),
         (
             "PUT",
             "/_emulator/clock".into(),
@@ -935,6 +996,27 @@ async fn refused_requests_answer_documented_errors_and_change_nothing() {
         ),
         refused("GET", "/_emulator/faults/f-999", "", 404, "FaultNotFound"),
         refused(
+            "PUT",
+            &format!("{unknown}/cloud-assistant"),
+            "{}",
+            404,
+            "InstanceNotFound",
+        ),
+        refused(
+            "GET",
+            "/_emulator/commands/r-999",
+            "",
+            404,
+            "CommandRuleNotFound",
+        ),
+        refused(
+            "DELETE",
+            "/_emulator/commands/r-999",
+            "",
+            404,
+            "CommandRuleNotFound",
+        ),
+        refused(
             "DELETE",
             "/_emulator/faults/f-999",
             "",
@@ -1032,6 +1114,35 @@ async fn refused_requests_answer_documented_errors_and_change_nothing() {
             "InvalidField",
         ),
         refused("POST", "/_emulator/faults", "{}", 400, "InvalidField"),
+        refused("POST", "/_emulator/commands", "{}", 400, "InvalidField"),
+        refused(
+            "POST",
+            "/_emulator/commands",
+            r#"{"contentRegex": "x"}"#,
+            400,
+            "InvalidField",
+        ),
+        refused(
+            "POST",
+            "/_emulator/commands",
+            r#"{"contentRegex": "(", "exitCode": 1}"#,
+            400,
+            "InvalidField",
+        ),
+        refused(
+            "PUT",
+            &format!("{instance}/cloud-assistant"),
+            r#"{"version": "two"}"#,
+            400,
+            "InvalidField",
+        ),
+        refused(
+            "PUT",
+            &format!("{instance}/cloud-assistant?accountId=999"),
+            "{}",
+            400,
+            "InvalidField",
+        ),
         refused(
             "POST",
             "/_emulator/faults",
@@ -1099,6 +1210,12 @@ async fn refused_requests_answer_documented_errors_and_change_nothing() {
     assert_eq!(before, after, "a refused request changed the state");
     let faults = call(&app, "GET", "/_emulator/faults", "").await.json();
     assert_eq!(faults, json!({"faults": []}), "a refused fault was added");
+    let rules = call(&app, "GET", "/_emulator/commands", "").await.json();
+    assert_eq!(
+        rules,
+        json!({"rules": []}),
+        "a refused command rule was added"
+    );
 }
 
 /// A body the document calls optional may be left out.
@@ -1219,6 +1336,9 @@ async fn undocumented_methods_are_405_and_undocumented_paths_404() {
         "/_emulator/instances/i-1/plugins/",
         "/_emulator/instances/i-1/plugins/p/install/x",
         "/_emulator/faults/x/y",
+        "/_emulator/commands/x/y",
+        "/_emulator/instances/i-1/cloud-assistant/x",
+        "/_emulator/instances/i-1/cloud_assistant",
         "/_emulator/state/x",
         "/_emulator/reset/x",
         "/_emulator/requests/x",

@@ -91,7 +91,7 @@ fn refused(error: DataError) -> AdminError {
 }
 
 /// Applies `change` to the data, or answers why it is refused (nothing changed).
-fn apply(draft: &mut Draft, change: Change) -> AdminResult<Applied> {
+pub(super) fn apply(draft: &mut Draft, change: Change) -> AdminResult<Applied> {
     draft.apply(change).map_err(|refusal| match refusal {
         Refused::Data(error) => refused(error),
         Refused::NoSuchPlugin { instance, name } => plugin_not_found(&instance, &name),
@@ -112,7 +112,7 @@ fn instance_not_found(id: &str) -> AdminError {
 }
 
 /// The `?accountId=` of an instance route, if given, checked to exist.
-fn account_param(store: &Store, uri: &Uri) -> AdminResult<Option<String>> {
+pub(super) fn account_param(store: &Store, uri: &Uri) -> AdminResult<Option<String>> {
     let params = query_params(uri.query(), &["accountId"])?;
     // An empty value is no value, as for the API's optional parameters.
     let account = params
@@ -132,7 +132,7 @@ fn account_param(store: &Store, uri: &Uri) -> AdminResult<Option<String>> {
 }
 
 /// The account of an existing instance: the one given, or the only one that has it.
-fn owner(store: &Store, id: &str, given: Option<String>) -> AdminResult<String> {
+pub(super) fn owner(store: &Store, id: &str, given: Option<String>) -> AdminResult<String> {
     if let Some(account) = given {
         return match store.instance_region(&account, id) {
             Some(_) => Ok(account),

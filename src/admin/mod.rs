@@ -3,12 +3,14 @@
 //!
 //! - [`data`]: `state`, `reset`, instances, plug-ins and lifecycle events.
 //! - [`ops`]: `health`, `ready`, `openapi.json`, `clock`, `requests`, `faults`.
+//! - [`commands`]: an instance's Cloud Assistant agent, and the command rules.
 //!
 //! Every error is `{"code", "message"}` with the message naming the bad field; a refused
 //! request changes nothing. With `--admin-token`, every route but `health` and `ready` wants
 //! `Authorization: Bearer TOKEN` and answers 401 otherwise, before reading anything. Every
 //! route must be received and handled within `--request-timeout`, else 408 `RequestTimeout`.
 
+mod commands;
 mod data;
 mod ops;
 
@@ -56,6 +58,20 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(
             "/instances/{instance_id}/plugins/{name}/{event}",
             post(data::plugin_event),
+        )
+        .route(
+            "/instances/{instance_id}/cloud-assistant",
+            put(commands::put_cloud_assistant),
+        )
+        .route(
+            "/commands",
+            get(commands::list_rules)
+                .post(commands::add_rule)
+                .delete(commands::clear_rules),
+        )
+        .route(
+            "/commands/{id}",
+            get(commands::get_rule).delete(commands::delete_rule),
         )
         .route(
             "/requests",
