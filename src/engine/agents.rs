@@ -458,6 +458,54 @@ mod tests {
     }
 
     #[test]
+    fn an_agent_installed_runs_the_default_version_ten_seconds_later() {
+        let mut store = store();
+        let absent = AgentState {
+            installed: false,
+            online: false,
+            version: "1.0.0.1".into(),
+            ..AgentState::default_for(OsType::Windows)
+        };
+        store
+            .set_os_and_agent("a1", "i-1", OsType::Windows, absent)
+            .unwrap();
+        let start = time("2026-01-01T00:00:00Z");
+        let install = Change::InstallAgent {
+            account: "a1".into(),
+            instance_id: "i-1".into(),
+            at: start,
+        };
+        store.apply(&install).unwrap();
+        let report_at = |store: &mut Store, now: DateTime<Utc>| {
+            while let Some(step) = store.next_step(now) {
+                store.apply(&Change::Step { step, rule: None }).unwrap();
+            }
+            let instance = store.instance_in("a1", "r1", "i-1").unwrap();
+            store
+                .agent_reports("a1", "r1", &[("i-1", instance)], now)
+                .remove(0)
+        };
+        let before = report_at(&mut store, start + chrono::Duration::seconds(9));
+        assert!(!before.running && before.version.is_none());
+        let ready = start + chrono::Duration::seconds(10);
+        let after = report_at(&mut store, ready);
+        assert!(after.running);
+        assert_eq!(after.version.as_deref(), Some("2.1.3.344"));
+        assert_eq!(after.last_heartbeat, Some(ready));
+        // Installing again leaves an installed agent alone.
+        let newer = AgentState {
+            version: "2.1.4.0".into(),
+            ..AgentState::default_for(OsType::Windows)
+        };
+        store
+            .set_os_and_agent("a1", "i-1", OsType::Windows, newer.clone())
+            .unwrap();
+        store.apply(&install).unwrap();
+        let (_, instance) = store.instance("a1", "i-1").unwrap();
+        assert_eq!(instance.agent, newer);
+    }
+
+    #[test]
     fn session_manager_needs_the_minimum_of_the_os() {
         let at = |os, version: &str| {
             let agent = AgentState {

@@ -433,8 +433,11 @@ impl Store {
                 instance_id,
                 at,
             } => {
-                let agent = &mut self.instance_mut(account, instance_id)?.agent;
+                let instance = self.instance_mut(account, instance_id)?;
+                let agent = &mut instance.agent;
                 if !agent.installed && agent.ready_at.is_none() {
+                    // What gets installed is the default version for the OS (SPEC 9.6).
+                    agent.version = super::default_agent_version(instance.os).to_owned();
                     agent.ready_at = Some(crate::clock::add_clamped(
                         *at,
                         chrono::Duration::seconds(INSTALL_SECONDS),
