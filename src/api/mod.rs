@@ -7,10 +7,14 @@
 //! in [`crate::error`]. [`paging`] and [`next_token`] are shared by every paged operation,
 //! [`parse`] reads the parameters several operations share.
 
+pub mod command_input;
+pub mod create_command;
+pub mod invoke_command;
 pub mod list_plugin_status;
 pub mod next_token;
 pub mod paging;
 pub mod parse;
+pub mod run_command;
 
 use axum::response::Response;
 
@@ -18,23 +22,40 @@ use crate::error::ApiError;
 use crate::rpc::params::Params;
 use crate::rpc::render::ReplyTo;
 use crate::state::AppState;
+use create_command::CreateCommandRequest;
+use invoke_command::InvokeCommandRequest;
 use list_plugin_status::ListPluginStatusRequest;
+use run_command::RunCommandRequest;
 
 /// The operations this emulator answers; an operation is listed once it is implemented.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Operation {
     /// ListPluginStatus (SPEC section 4).
     ListPluginStatus,
+    /// RunCommand (SPEC 9.2).
+    RunCommand,
+    /// CreateCommand (SPEC 9.2).
+    CreateCommand,
+    /// InvokeCommand (SPEC 9.2).
+    InvokeCommand,
 }
 
 impl Operation {
     /// Every operation, in the order listed.
-    pub const ALL: &'static [Self] = &[Self::ListPluginStatus];
+    pub const ALL: &'static [Self] = &[
+        Self::ListPluginStatus,
+        Self::RunCommand,
+        Self::CreateCommand,
+        Self::InvokeCommand,
+    ];
 
     /// The wire name, as in `Action`.
     pub fn name(self) -> &'static str {
         match self {
             Self::ListPluginStatus => "ListPluginStatus",
+            Self::RunCommand => "RunCommand",
+            Self::CreateCommand => "CreateCommand",
+            Self::InvokeCommand => "InvokeCommand",
         }
     }
 
@@ -42,6 +63,9 @@ impl Operation {
     pub fn parse(name: &str) -> Option<Self> {
         match name {
             "ListPluginStatus" => Some(Self::ListPluginStatus),
+            "RunCommand" => Some(Self::RunCommand),
+            "CreateCommand" => Some(Self::CreateCommand),
+            "InvokeCommand" => Some(Self::InvokeCommand),
             _ => None,
         }
     }
@@ -50,6 +74,9 @@ impl Operation {
     pub fn response_root(self) -> &'static str {
         match self {
             Self::ListPluginStatus => "ListPluginStatusResponse",
+            Self::RunCommand => "RunCommandResponse",
+            Self::CreateCommand => "CreateCommandResponse",
+            Self::InvokeCommand => "InvokeCommandResponse",
         }
     }
 }
@@ -74,6 +101,38 @@ pub async fn dispatch(
                     ListPluginStatusRequest::parse(params, &account, store, state.tokens())?;
                 request.execute(store, state.tokens(), reply.request_id.clone())
             })?;
+            Ok(reply.success(operation.response_root(), &body))
+        }
+        // A change is checked and made in one turn of the writers, so two requests cannot both
+        // pass a check (a client token, the quota) that only one of them may pass.
+        Operation::RunCommand => {
+            let now = crate::clock::whole_seconds(state.now());
+            let body = state
+                .write(|draft| {
+                    let request = RunCommandRequest::parse(params, draft)?;
+                    request.execute(draft, &account, now, reply.request_id.clone())
+                })
+                .await?;
+            Ok(reply.success(operation.response_root(), &body))
+        }
+        Operation::CreateCommand => {
+            let now = crate::clock::whole_seconds(state.now());
+            let body = state
+                .write(|draft| {
+                    let request = CreateCommandRequest::parse(params, draft)?;
+                    request.execute(draft, &account, now, reply.request_id.clone())
+                })
+                .await?;
+            Ok(reply.success(operation.response_root(), &body))
+        }
+        Operation::InvokeCommand => {
+            let now = crate::clock::whole_seconds(state.now());
+            let body = state
+                .write(|draft| {
+                    let request = InvokeCommandRequest::parse(params, draft)?;
+                    request.execute(draft, &account, now, reply.request_id.clone())
+                })
+                .await?;
             Ok(reply.success(operation.response_root(), &body))
         }
     }
