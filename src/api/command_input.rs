@@ -492,7 +492,11 @@ pub fn launcher(params: &Params) -> Result<Option<String>, ApiError> {
     }
 }
 
-/// What RunCommand and InvokeCommand keep and echo without any effect on the run.
+/// What RunCommand and InvokeCommand keep and echo without any effect on the run. An
+/// invocation keeps `ContainerId`, `ContainerName`, `Launcher`, `TerminationMode` and
+/// `OssOutputDelivery` (a retained command keeps `Launcher` and `ResourceGroupId`); no answer
+/// shows an invocation's `ResourceGroupId`, `WindowsPasswordName` or `Timed` (Appendix D), so
+/// they are checked and count in the `ClientToken` fingerprint, and are not kept.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Echoed {
     /// `ContainerId`.
@@ -649,7 +653,9 @@ pub fn new_invoke_id(store: &Store, account: &str, region: &str) -> String {
     })
 }
 
-/// `prefix` and 14 random `[0-9a-z]` (about 72 bits), drawn again while `taken`.
+/// `prefix` and 14 random `[0-9a-z]` (about 72 bits), drawn again while `taken`. Only stored
+/// ids can be looked up; that a deleted command's id, or a command id of a run that kept none,
+/// comes back is left to those 72 bits.
 fn new_id(prefix: &str, taken: impl Fn(&str) -> bool) -> String {
     const ALPHABET: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
     // The operating system's randomness, through the v4 UUIDs the request ids use too.
