@@ -7,12 +7,16 @@
 //! in [`crate::error`]. [`paging`] and [`next_token`] are shared by every paged operation,
 //! [`parse`] reads the parameters several operations share.
 
+pub mod command_input;
+pub mod create_command;
 pub mod describe_cloud_assistant_status;
 pub mod install_cloud_assistant;
+pub mod invoke_command;
 pub mod list_plugin_status;
 pub mod next_token;
 pub mod paging;
 pub mod parse;
+pub mod run_command;
 
 use axum::response::Response;
 
@@ -20,8 +24,11 @@ use crate::error::ApiError;
 use crate::rpc::params::Params;
 use crate::rpc::render::ReplyTo;
 use crate::state::AppState;
+use create_command::CreateCommandRequest;
 use describe_cloud_assistant_status::DescribeCloudAssistantStatusRequest;
+use invoke_command::InvokeCommandRequest;
 use list_plugin_status::ListPluginStatusRequest;
+use run_command::RunCommandRequest;
 
 /// The operations this emulator answers; an operation is listed once it is implemented.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +39,12 @@ pub enum Operation {
     DescribeCloudAssistantStatus,
     /// InstallCloudAssistant (SPEC 9.2, 9.6).
     InstallCloudAssistant,
+    /// RunCommand (SPEC 9.2).
+    RunCommand,
+    /// CreateCommand (SPEC 9.2).
+    CreateCommand,
+    /// InvokeCommand (SPEC 9.2).
+    InvokeCommand,
 }
 
 impl Operation {
@@ -40,6 +53,9 @@ impl Operation {
         Self::ListPluginStatus,
         Self::DescribeCloudAssistantStatus,
         Self::InstallCloudAssistant,
+        Self::RunCommand,
+        Self::CreateCommand,
+        Self::InvokeCommand,
     ];
 
     /// The wire name, as in `Action`.
@@ -48,6 +64,9 @@ impl Operation {
             Self::ListPluginStatus => "ListPluginStatus",
             Self::DescribeCloudAssistantStatus => "DescribeCloudAssistantStatus",
             Self::InstallCloudAssistant => "InstallCloudAssistant",
+            Self::RunCommand => "RunCommand",
+            Self::CreateCommand => "CreateCommand",
+            Self::InvokeCommand => "InvokeCommand",
         }
     }
 
@@ -57,6 +76,9 @@ impl Operation {
             "ListPluginStatus" => Some(Self::ListPluginStatus),
             "DescribeCloudAssistantStatus" => Some(Self::DescribeCloudAssistantStatus),
             "InstallCloudAssistant" => Some(Self::InstallCloudAssistant),
+            "RunCommand" => Some(Self::RunCommand),
+            "CreateCommand" => Some(Self::CreateCommand),
+            "InvokeCommand" => Some(Self::InvokeCommand),
             _ => None,
         }
     }
@@ -67,6 +89,9 @@ impl Operation {
             Self::ListPluginStatus => "ListPluginStatusResponse",
             Self::DescribeCloudAssistantStatus => "DescribeCloudAssistantStatusResponse",
             Self::InstallCloudAssistant => "InstallCloudAssistantResponse",
+            Self::RunCommand => "RunCommandResponse",
+            Self::CreateCommand => "CreateCommandResponse",
+            Self::InvokeCommand => "InvokeCommandResponse",
         }
     }
 }
@@ -110,6 +135,38 @@ pub async fn dispatch(
             let body =
                 install_cloud_assistant::execute(state, params, &account, reply.request_id.clone())
                     .await?;
+            Ok(reply.success(operation.response_root(), &body))
+        }
+        // A change is checked and made in one turn of the writers, so two requests cannot both
+        // pass a check (a client token, the quota) that only one of them may pass.
+        Operation::RunCommand => {
+            let now = crate::clock::whole_seconds(state.now());
+            let body = state
+                .write(|draft| {
+                    let request = RunCommandRequest::parse(params, draft)?;
+                    request.execute(draft, &account, now, reply.request_id.clone())
+                })
+                .await?;
+            Ok(reply.success(operation.response_root(), &body))
+        }
+        Operation::CreateCommand => {
+            let now = crate::clock::whole_seconds(state.now());
+            let body = state
+                .write(|draft| {
+                    let request = CreateCommandRequest::parse(params, draft)?;
+                    request.execute(draft, &account, now, reply.request_id.clone())
+                })
+                .await?;
+            Ok(reply.success(operation.response_root(), &body))
+        }
+        Operation::InvokeCommand => {
+            let now = crate::clock::whole_seconds(state.now());
+            let body = state
+                .write(|draft| {
+                    let request = InvokeCommandRequest::parse(params, draft)?;
+                    request.execute(draft, &account, now, reply.request_id.clone())
+                })
+                .await?;
             Ok(reply.success(operation.response_root(), &body))
         }
     }

@@ -279,6 +279,18 @@ impl ContentEncoding {
         }
     }
 
+    /// Content received in this encoding, as bytes: Base64 that does not decode is
+    /// `CmdContent.DecodeError`. The bytes need not be UTF-8 (SPEC 9.5: such content runs as
+    /// "anything else").
+    pub fn decode_bytes(self, content: &str) -> Result<Vec<u8>, ApiError> {
+        match self {
+            Self::PlainText => Ok(content.as_bytes().to_vec()),
+            Self::Base64 => STANDARD
+                .decode(content)
+                .map_err(|_| ApiError::ContentDecodeError),
+        }
+    }
+
     /// Content received in this encoding, as text: Base64 that does not decode to UTF-8 is
     /// `CmdContent.DecodeError`.
     pub fn decode(self, content: &str) -> Result<String, ApiError> {
@@ -529,6 +541,16 @@ mod tests {
         for bad in ["echo hi", "ZWNobw", "/w=="] {
             assert_eq!(
                 Base64.decode(bad),
+                Err(ApiError::ContentDecodeError),
+                "{bad}"
+            );
+        }
+        // As bytes, content that is not UTF-8 is kept; Base64 that does not decode is not.
+        assert_eq!(Base64.decode_bytes("/w=="), Ok(vec![0xff]));
+        assert_eq!(PlainText.decode_bytes("echo"), Ok(b"echo".to_vec()));
+        for bad in ["echo hi", "ZWNobw"] {
+            assert_eq!(
+                Base64.decode_bytes(bad),
                 Err(ApiError::ContentDecodeError),
                 "{bad}"
             );
