@@ -29,8 +29,8 @@ use tokio::sync::oneshot;
 pub use crate::clock::{Clock, EmulatorClock, FixedClock, SystemClock};
 
 use crate::api::next_token::TokenKey;
-use crate::engine::{Applied, Change, Refused, Store};
 use crate::command_rules::CommandRules;
+use crate::engine::{Applied, Change, Refused, Store};
 use crate::faults::Faults;
 use crate::journal::{self, Journal};
 use crate::persist::{Commit, Durable, Memory};
