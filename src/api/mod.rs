@@ -7,34 +7,67 @@
 //! in [`crate::error`]. [`paging`] and [`next_token`] are shared by every paged operation,
 //! [`parse`] reads the parameters several operations share.
 
+pub mod delete_command;
+pub mod describe;
+pub mod describe_commands;
+pub mod describe_invocation_results;
+pub mod describe_invocations;
 pub mod list_plugin_status;
 pub mod next_token;
 pub mod paging;
 pub mod parse;
+pub mod stop_invocation;
 
 use axum::response::Response;
 
 use crate::error::ApiError;
 use crate::rpc::params::Params;
 use crate::rpc::render::ReplyTo;
-use crate::state::AppState;
+use crate::state::{AppState, WriteFailed};
+use delete_command::{DeleteCommandRequest, DeleteCommandResponse};
+use describe_commands::DescribeCommandsRequest;
+use describe_invocation_results::DescribeInvocationResultsRequest;
+use describe_invocations::DescribeInvocationsRequest;
 use list_plugin_status::ListPluginStatusRequest;
+use stop_invocation::{StopInvocationRequest, StopInvocationResponse};
 
 /// The operations this emulator answers; an operation is listed once it is implemented.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Operation {
     /// ListPluginStatus (SPEC section 4).
     ListPluginStatus,
+    /// DescribeCommands (SPEC 9.2).
+    DescribeCommands,
+    /// DeleteCommand (SPEC 9.2).
+    DeleteCommand,
+    /// DescribeInvocations (SPEC 9.2).
+    DescribeInvocations,
+    /// DescribeInvocationResults (SPEC 9.2).
+    DescribeInvocationResults,
+    /// StopInvocation (SPEC 9.2).
+    StopInvocation,
 }
 
 impl Operation {
     /// Every operation, in the order listed.
-    pub const ALL: &'static [Self] = &[Self::ListPluginStatus];
+    pub const ALL: &'static [Self] = &[
+        Self::ListPluginStatus,
+        Self::DescribeCommands,
+        Self::DeleteCommand,
+        Self::DescribeInvocations,
+        Self::DescribeInvocationResults,
+        Self::StopInvocation,
+    ];
 
     /// The wire name, as in `Action`.
     pub fn name(self) -> &'static str {
         match self {
             Self::ListPluginStatus => "ListPluginStatus",
+            Self::DescribeCommands => "DescribeCommands",
+            Self::DeleteCommand => "DeleteCommand",
+            Self::DescribeInvocations => "DescribeInvocations",
+            Self::DescribeInvocationResults => "DescribeInvocationResults",
+            Self::StopInvocation => "StopInvocation",
         }
     }
 
@@ -42,6 +75,11 @@ impl Operation {
     pub fn parse(name: &str) -> Option<Self> {
         match name {
             "ListPluginStatus" => Some(Self::ListPluginStatus),
+            "DescribeCommands" => Some(Self::DescribeCommands),
+            "DeleteCommand" => Some(Self::DeleteCommand),
+            "DescribeInvocations" => Some(Self::DescribeInvocations),
+            "DescribeInvocationResults" => Some(Self::DescribeInvocationResults),
+            "StopInvocation" => Some(Self::StopInvocation),
             _ => None,
         }
     }
@@ -50,6 +88,11 @@ impl Operation {
     pub fn response_root(self) -> &'static str {
         match self {
             Self::ListPluginStatus => "ListPluginStatusResponse",
+            Self::DescribeCommands => "DescribeCommandsResponse",
+            Self::DeleteCommand => "DeleteCommandResponse",
+            Self::DescribeInvocations => "DescribeInvocationsResponse",
+            Self::DescribeInvocationResults => "DescribeInvocationResultsResponse",
+            Self::StopInvocation => "StopInvocationResponse",
         }
     }
 }
@@ -74,6 +117,64 @@ pub async fn dispatch(
                     ListPluginStatusRequest::parse(params, &account, store, state.tokens())?;
                 request.execute(store, state.tokens(), reply.request_id.clone())
             })?;
+            Ok(reply.success(operation.response_root(), &body))
+        }
+        Operation::DescribeCommands => {
+            let body = state.read(|store| {
+                let request =
+                    DescribeCommandsRequest::parse(params, &account, store, state.tokens())?;
+                request.execute(store, state.tokens(), reply.request_id.clone())
+            })?;
+            Ok(reply.success(operation.response_root(), &body))
+        }
+        Operation::DescribeInvocations => {
+            let body = state.read(|store| {
+                let request =
+                    DescribeInvocationsRequest::parse(params, &account, store, state.tokens())?;
+                request.execute(store, state.tokens(), reply.request_id.clone())
+            })?;
+            Ok(reply.success(operation.response_root(), &body))
+        }
+        Operation::DescribeInvocationResults => {
+            let body = state.read(|store| {
+                let request = DescribeInvocationResultsRequest::parse(
+                    params,
+                    &account,
+                    store,
+                    state.tokens(),
+                )?;
+                request.execute(store, state.tokens(), reply.request_id.clone())
+            })?;
+            Ok(reply.success(operation.response_root(), &body))
+        }
+        Operation::DeleteCommand => {
+            // Checked against the data the change applies to, so it cannot be refused.
+            state
+                .write(|draft| {
+                    let request = DeleteCommandRequest::parse(params, &account, draft)?;
+                    draft.apply(request.change()).map_err(WriteFailed::from)?;
+                    Ok::<_, ApiError>(())
+                })
+                .await?;
+            let body = DeleteCommandResponse {
+                request_id: reply.request_id.clone(),
+            };
+            Ok(reply.success(operation.response_root(), &body))
+        }
+        Operation::StopInvocation => {
+            let now = state.now();
+            state
+                .write(|draft| {
+                    let request = StopInvocationRequest::parse(params, &account, draft)?;
+                    draft
+                        .apply(request.change(now))
+                        .map_err(WriteFailed::from)?;
+                    Ok::<_, ApiError>(())
+                })
+                .await?;
+            let body = StopInvocationResponse {
+                request_id: reply.request_id.clone(),
+            };
             Ok(reply.success(operation.response_root(), &body))
         }
     }
