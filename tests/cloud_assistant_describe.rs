@@ -1433,6 +1433,20 @@ async fn every_error_code_with_its_status_and_message() {
         ),
         (
             "DescribeInvocations",
+            r("IncludeOutput=x&Tag.21.Key=a&Timed=yes"),
+            400,
+            "InvalidParameter",
+            invalid("Timed", "\"yes\" is not true or false"),
+        ),
+        (
+            "DescribeInvocations",
+            r("IncludeOutput=x&Tag.21.Key=a&PageSize=0"),
+            400,
+            "NumberExceed.Tags",
+            TAGS.to_owned(),
+        ),
+        (
+            "DescribeInvocations",
             r("IncludeOutput=1&InvokeId=t-err"),
             400,
             "InvalidParameter",
