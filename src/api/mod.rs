@@ -9,7 +9,12 @@
 
 pub mod command_input;
 pub mod create_command;
+pub mod delete_command;
+pub mod describe;
 pub mod describe_cloud_assistant_status;
+pub mod describe_commands;
+pub mod describe_invocation_results;
+pub mod describe_invocations;
 pub mod install_cloud_assistant;
 pub mod invoke_command;
 pub mod list_plugin_status;
@@ -17,18 +22,24 @@ pub mod next_token;
 pub mod paging;
 pub mod parse;
 pub mod run_command;
+pub mod stop_invocation;
 
 use axum::response::Response;
 
 use crate::error::ApiError;
 use crate::rpc::params::Params;
 use crate::rpc::render::ReplyTo;
-use crate::state::AppState;
+use crate::state::{AppState, WriteFailed};
 use create_command::CreateCommandRequest;
+use delete_command::{DeleteCommandRequest, DeleteCommandResponse};
 use describe_cloud_assistant_status::DescribeCloudAssistantStatusRequest;
+use describe_commands::DescribeCommandsRequest;
+use describe_invocation_results::DescribeInvocationResultsRequest;
+use describe_invocations::DescribeInvocationsRequest;
 use invoke_command::InvokeCommandRequest;
 use list_plugin_status::ListPluginStatusRequest;
 use run_command::RunCommandRequest;
+use stop_invocation::{StopInvocationRequest, StopInvocationResponse};
 
 /// The operations this emulator answers; an operation is listed once it is implemented.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +56,16 @@ pub enum Operation {
     CreateCommand,
     /// InvokeCommand (SPEC 9.2).
     InvokeCommand,
+    /// DescribeCommands (SPEC 9.2).
+    DescribeCommands,
+    /// DeleteCommand (SPEC 9.2).
+    DeleteCommand,
+    /// DescribeInvocations (SPEC 9.2).
+    DescribeInvocations,
+    /// DescribeInvocationResults (SPEC 9.2).
+    DescribeInvocationResults,
+    /// StopInvocation (SPEC 9.2).
+    StopInvocation,
 }
 
 impl Operation {
@@ -56,6 +77,11 @@ impl Operation {
         Self::RunCommand,
         Self::CreateCommand,
         Self::InvokeCommand,
+        Self::DescribeCommands,
+        Self::DeleteCommand,
+        Self::DescribeInvocations,
+        Self::DescribeInvocationResults,
+        Self::StopInvocation,
     ];
 
     /// The wire name, as in `Action`.
@@ -67,6 +93,11 @@ impl Operation {
             Self::RunCommand => "RunCommand",
             Self::CreateCommand => "CreateCommand",
             Self::InvokeCommand => "InvokeCommand",
+            Self::DescribeCommands => "DescribeCommands",
+            Self::DeleteCommand => "DeleteCommand",
+            Self::DescribeInvocations => "DescribeInvocations",
+            Self::DescribeInvocationResults => "DescribeInvocationResults",
+            Self::StopInvocation => "StopInvocation",
         }
     }
 
@@ -79,6 +110,11 @@ impl Operation {
             "RunCommand" => Some(Self::RunCommand),
             "CreateCommand" => Some(Self::CreateCommand),
             "InvokeCommand" => Some(Self::InvokeCommand),
+            "DescribeCommands" => Some(Self::DescribeCommands),
+            "DeleteCommand" => Some(Self::DeleteCommand),
+            "DescribeInvocations" => Some(Self::DescribeInvocations),
+            "DescribeInvocationResults" => Some(Self::DescribeInvocationResults),
+            "StopInvocation" => Some(Self::StopInvocation),
             _ => None,
         }
     }
@@ -92,6 +128,11 @@ impl Operation {
             Self::RunCommand => "RunCommandResponse",
             Self::CreateCommand => "CreateCommandResponse",
             Self::InvokeCommand => "InvokeCommandResponse",
+            Self::DescribeCommands => "DescribeCommandsResponse",
+            Self::DeleteCommand => "DeleteCommandResponse",
+            Self::DescribeInvocations => "DescribeInvocationsResponse",
+            Self::DescribeInvocationResults => "DescribeInvocationResultsResponse",
+            Self::StopInvocation => "StopInvocationResponse",
         }
     }
 }
@@ -131,6 +172,34 @@ pub async fn dispatch(
             })?;
             Ok(reply.success(operation.response_root(), &body))
         }
+        Operation::DescribeCommands => {
+            let body = state.read(|store| {
+                let request =
+                    DescribeCommandsRequest::parse(params, &account, store, state.tokens())?;
+                request.execute(store, state.tokens(), reply.request_id.clone())
+            })?;
+            Ok(reply.success(operation.response_root(), &body))
+        }
+        Operation::DescribeInvocations => {
+            let body = state.read(|store| {
+                let request =
+                    DescribeInvocationsRequest::parse(params, &account, store, state.tokens())?;
+                request.execute(store, state.tokens(), reply.request_id.clone())
+            })?;
+            Ok(reply.success(operation.response_root(), &body))
+        }
+        Operation::DescribeInvocationResults => {
+            let body = state.read(|store| {
+                let request = DescribeInvocationResultsRequest::parse(
+                    params,
+                    &account,
+                    store,
+                    state.tokens(),
+                )?;
+                request.execute(store, state.tokens(), reply.request_id.clone())
+            })?;
+            Ok(reply.success(operation.response_root(), &body))
+        }
         Operation::InstallCloudAssistant => {
             let body =
                 install_cloud_assistant::execute(state, params, &account, reply.request_id.clone())
@@ -167,6 +236,36 @@ pub async fn dispatch(
                     request.execute(draft, &account, now, reply.request_id.clone())
                 })
                 .await?;
+            Ok(reply.success(operation.response_root(), &body))
+        }
+        Operation::DeleteCommand => {
+            // Checked against the data the change applies to, so it cannot be refused.
+            state
+                .write(|draft| {
+                    let request = DeleteCommandRequest::parse(params, &account, draft)?;
+                    draft.apply(request.change()).map_err(WriteFailed::from)?;
+                    Ok::<_, ApiError>(())
+                })
+                .await?;
+            let body = DeleteCommandResponse {
+                request_id: reply.request_id.clone(),
+            };
+            Ok(reply.success(operation.response_root(), &body))
+        }
+        Operation::StopInvocation => {
+            let now = state.now();
+            state
+                .write(|draft| {
+                    let request = StopInvocationRequest::parse(params, &account, draft)?;
+                    draft
+                        .apply(request.change(now))
+                        .map_err(WriteFailed::from)?;
+                    Ok::<_, ApiError>(())
+                })
+                .await?;
+            let body = StopInvocationResponse {
+                request_id: reply.request_id.clone(),
+            };
             Ok(reply.success(operation.response_root(), &body))
         }
     }
