@@ -1,4 +1,5 @@
-//! ecs-emulator: a local emulator of the Alibaba Cloud ECS operation `ListPluginStatus`.
+//! ecs-emulator: a local emulator of the Alibaba Cloud ECS operation `ListPluginStatus` and of
+//! the Cloud Assistant command operations that change plug-in states (RunCommand and friends).
 //!
 //! It answers like the real endpoint (same parameters, validation order, error codes, JSON and
 //! XML, paging) on fixture data, so SDK tests and curl sessions cannot tell the difference.
@@ -17,7 +18,10 @@
 //!   parameters every paged operation shares, [`api::next_token`] issues and opens paging
 //!   tokens, and [`api::parse`] reads the parameters several operations share.
 //! - [`engine`]: the data and the paging, pure and synchronous: `model.rs` the data types,
-//!   `store.rs` the [`engine::Store`] and its indexes, `paging.rs` one page of a listing.
+//!   `store.rs` the [`engine::Store`] and its indexes, `paging.rs` one page of a listing,
+//!   `change.rs` every change as one typed value, [`engine::commands`] and
+//!   [`engine::invocation`] Cloud Assistant commands and runs on the clock, [`engine::script`]
+//!   what a command does on an instance.
 //! - [`error`]: the one error enum, with every wire code and HTTP status.
 //! - [`fixture`]: the data file format (`format.rs`), loading it with error positions
 //!   (`load.rs`), the built-in demo data, and the generator (`generate.rs`).
@@ -28,7 +32,8 @@
 //! - [`state`]: the shared handle the handlers receive, and the one write path (validate,
 //!   commit, publish, answer); [`server`]: binding, the ready line,
 //!   the connection limit, graceful shutdown; [`cli`]: flags and subcommands.
-//! - [`journal`]: the request journal, bounded in count and bytes; [`faults`]: fault rules.
+//! - [`journal`]: the request journal, bounded in count and bytes; [`faults`]: fault rules;
+//!   [`command_rules`]: what Cloud Assistant runs do, set by a test.
 
 pub mod admin;
 pub mod api;
