@@ -543,9 +543,10 @@ mod tests {
             mut store,
             ..
         } = open_ok(&path);
+        // A demo instance whose agent is installed and online.
         let (account, region, id) = store
             .instances()
-            .next()
+            .find(|(_, _, i, _)| *i == "i-bp1iudwa5b1tqa0001")
             .map(|(a, r, i, _)| (a.to_owned(), r.to_owned(), i.to_owned()))
             .unwrap();
         let at: chrono::DateTime<chrono::Utc> = "2026-03-01T00:00:00Z".parse().unwrap();
