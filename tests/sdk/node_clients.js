@@ -9,6 +9,12 @@
 // `PASS client check` or `FAIL client check: reason` (or `SKIP client check: reason`), and exits
 // 1 if any check failed. The expected data is computed from fixture.json next to this file.
 //
+// The ca/* checks drive the Cloud Assistant workflow (SPEC section 9) as production code does: run
+// `acs-plugin-manager` on an instance, poll the invocation until it ends, then ListPluginStatus;
+// create, invoke, describe and delete a kept command; the agent's status; typed errors. Each
+// client works on an instance of its own (CA_INSTANCES), so the clients do not see each other's
+// runs.
+//
 // The fault/* and journal checks drive the emulator's control plane (/_emulator/faults and
 // /_emulator/requests), sending `Authorization: Bearer $ECS_EMULATOR_ADMIN_TOKEN` when that
 // variable is set. They assume nothing else talks to the emulator meanwhile.
@@ -32,6 +38,19 @@ const UNKNOWN_KEY = 'LTAI5tNoSuchKey0000';
 // Every character the clients encode differently (space as + or %20, * ! ' ( ) left as is or
 // escaped, non-ASCII): the signature must verify and the name come back intact.
 const EXOTIC_NAME = "a b/*~+=&\u4e2d'!()@:,;$";
+// The Cloud Assistant checks: a catalog plug-in no instance has, and an instance of the default
+// account in REGION per client, none with a plug-in in the fixture, so a client's runs and
+// installs stay on its own instance. AGENT_INSTANCES are read-only: agents in other states.
+const CA_PLUGIN = 'sdk_ca_demo';
+const CA_INSTANCES = {
+  node_tea_v3: 'i-sdkca04',
+  node_tea_v1: 'i-sdkca05',
+  node_popcore_get: 'i-sdkca06',
+  node_popcore_post: 'i-sdkca07',
+};
+const AGENT_INSTANCES = ['i-sdkcawin01', 'i-sdkcaoff01', 'i-sdkcanone01'];
+// Sets the names this run creates apart from an earlier run's against the same emulator.
+const RUN_TAG = crypto.randomBytes(3).toString('hex');
 
 // ---------------------------------------------------------------------------------------------
 // Expected data, from the fixture
@@ -70,6 +89,50 @@ function expectedByInstance(instanceId, account = DEFAULT_ACCOUNT, region = REGI
     .map((p) => record(instanceId, p));
 }
 
+function fixtureInstance(instanceId, account = DEFAULT_ACCOUNT, region = REGION) {
+  return instancesOf(account, region).find((i) => i.instanceId === instanceId);
+}
+
+// Dotted whole numbers, compared numerically (1.10.0 above 1.9.0).
+function compareVersions(a, b) {
+  const x = a.split('.').map(Number);
+  const y = b.split('.').map(Number);
+  for (let i = 0; i < Math.max(x.length, y.length); i++) {
+    if ((x[i] || 0) !== (y[i] || 0)) return (x[i] || 0) - (y[i] || 0);
+  }
+  return 0;
+}
+
+// The version `acs-plugin-manager --exec` installs when none is asked for.
+function catalogHighest(name) {
+  const entry = FIXTURE.catalog.find((e) => e.name === name);
+  return [...entry.versions].sort(compareVersions).pop();
+}
+
+// The agent an instance has when the fixture names no version (the oldest that reports plug-in
+// states), and the oldest that supports the session manager, by OS (SPEC 9.6).
+const DEFAULT_AGENT_VERSION = { Linux: '2.2.3.344', FreeBSD: '2.2.3.344', Windows: '2.1.3.344' };
+const SESSION_MANAGER_MIN = { Linux: '2.2.3.189', FreeBSD: '2.2.3.189', Windows: '2.1.3.189' };
+
+// DescribeCloudAssistantStatus's agent fields for a fixture instance; LastHeartbeatTime is null
+// where it is the emulator's now (an online agent).
+function expectedAgent(instanceId) {
+  const inst = fixtureInstance(instanceId);
+  const osType = inst.osType || 'Linux';
+  const agent = inst.cloudAssistant || {};
+  const installed = agent.installed !== false;
+  const online = agent.online !== false;
+  const version = agent.version || DEFAULT_AGENT_VERSION[osType];
+  const up = installed && online;
+  return {
+    CloudAssistantStatus: up ? 'true' : 'false',
+    CloudAssistantVersion: up ? version : '',
+    OSType: osType,
+    SupportSessionManager: installed && compareVersions(version, SESSION_MANAGER_MIN[osType]) >= 0,
+    LastHeartbeatTime: online ? null : agent.lastHeartbeatTime || '',
+  };
+}
+
 // The vendor's error table (README "Error codes"): code -> [HTTP status, message].
 const VENDOR_ERRORS = {
   'InvalidParam.PageNumber': [400, 'The specified parameter PageNumber is invalid.'],
@@ -103,6 +166,17 @@ const ERROR_CASES = [
   ["InvalidPluginName.NotFound(other_account's_name)", { Name: 'other_private_plugin' },
     'InvalidPluginName.NotFound'],
 ];
+
+// Cloud Assistant codes (SPEC Appendix C): code -> [HTTP status, message].
+const CA_ERRORS = {
+  'MissingParam.InstanceId': [400, 'The parameter instanceId is missing or empty.'],
+  'InvalidCmdType.NotFound': [404, 'The specified command type does not exist.'],
+  'InvalidCmdId.NotFound': [404, 'The specified command ID does not exist.'],
+  'InvalidInvokeId.NotFound': [404, 'The specified invoke ID does not exist.'],
+  'InvalidInstance.NotFound': [404, 'The specified instance does not exist.'],
+};
+// Per-instance InvocationStatus values of a run still on its way (vendor); any other is final.
+const IN_PROGRESS = new Set(['Pending', 'Scheduled', 'Running', 'Stopping']);
 
 // Fault codes the emulator injects, as the vendor answers them: code -> [HTTP status, message].
 const FAULT_ERRORS = {
@@ -259,10 +333,44 @@ class TeaClient {
     return {
       typeOk: err instanceof this.core.ClientError && err.name === 'ClientError',
       type: err.name, code: err.code, status: err.statusCode, requestId: err.requestId,
-      message: err.message,
+      message: err.message, rawMessage: err.data ? err.data.Message : undefined,
       // ThrottlingError's retryAfter is x-acs-retry-after, parsed.
       retryAfter: err instanceof this.core.ThrottlingError ? err.retryAfter : undefined,
     };
+  }
+
+  // Any other action through the SDK's typed models: `params` (wire names) become the action's
+  // Request model (its camelCase fields, by the model's own names()), and the answer is the map
+  // its typed ResponseBody holds (toMap), so a key the model does not know is lost, as in
+  // production. Note: $dara.cast turns a numeric or boolean string into the model's type.
+  async call(action, params, key = KEY, secret = SECRET) {
+    const ecs = this.ecs;
+    const Request = ecs[`${action}Request`];
+    const fields = Object.fromEntries(Object.entries(Request.names())
+      .map(([field, wire]) => [wire, field]));
+    const values = {};
+    for (const [wire, value] of Object.entries(params)) {
+      expect(fields[wire], `${action}Request has no field for ${wire}`);
+      values[fields[wire]] = value;
+    }
+    const method = action[0].toLowerCase() + action.slice(1);
+    const response = await this.client(key, secret)[method](new Request(values));
+    expect(response instanceof ecs[`${action}Response`],
+      `${action} answered a ${response && response.constructor.name}`);
+    expectEq(response.statusCode, 200, `${action} statusCode`);
+    const body = response.body;
+    expect(body instanceof ecs[`${action}ResponseBody`],
+      `${action} body is a ${body && body.constructor.name}`);
+    const itemModel = TEA_ITEM_MODELS[action];
+    if (itemModel) {
+      const [fieldPath, model] = itemModel;
+      const list = fieldPath.reduce((v, f) => (v ? v[f] : undefined), body) || [];
+      for (const item of list) {
+        expect(item instanceof ecs[model],
+          `${action} item is a ${item && item.constructor.name}, not ${model}`);
+      }
+    }
+    return body.toMap();
   }
 
   async checkModels() {
@@ -302,6 +410,18 @@ class TeaClient {
     checkNotInstalled(records);
   }
 }
+
+// Where a Describe* answer keeps its items in the Tea Node models, and their model class.
+const TEA_ITEM_MODELS = {
+  DescribeCommands: [['commands', 'command'], 'DescribeCommandsResponseBodyCommandsCommand'],
+  DescribeInvocations: [['invocations', 'invocation'],
+    'DescribeInvocationsResponseBodyInvocationsInvocation'],
+  DescribeInvocationResults: [['invocation', 'invocationResults', 'invocationResult'],
+    'DescribeInvocationResultsResponseBodyInvocationInvocationResultsInvocationResult'],
+  DescribeCloudAssistantStatus: [
+    ['instanceCloudAssistantStatusSet', 'instanceCloudAssistantStatus'],
+    'DescribeCloudAssistantStatusResponseBodyInstanceCloudAssistantStatusSetInstanceCloudAssistantStatus'],
+};
 
 class PopCoreClient {
   constructor(name, endpoint, method) {
@@ -345,6 +465,13 @@ class PopCoreClient {
     return pageFromJson(await this.json(params, key, secret));
   }
 
+  // Any other action: pop-core is untyped; a list parameter is flattened to Name.N.
+  async call(action, params, key = KEY, secret = SECRET) {
+    const opts = { timeout: 15000 };
+    if (this.method === 'POST') opts.method = 'POST';
+    return this.client(key, secret).request(action, params, opts);
+  }
+
   error(err) {
     // pop-core throws a plain Error named `${Code}Error` with .code and .data (the body).
     if (!(err instanceof Error) || !err.data || err.code === undefined) return null;
@@ -352,7 +479,7 @@ class PopCoreClient {
       typeOk: err.name === `${err.code}Error`,
       type: err.name, code: err.code,
       status: err.entry && err.entry.response ? err.entry.response.statusCode : undefined,
-      requestId: err.data.RequestId, message: err.message,
+      requestId: err.data.RequestId, message: err.message, rawMessage: err.data.Message,
       headers: err.entry && err.entry.response ? err.entry.response.headers : undefined,
     };
   }
@@ -501,6 +628,262 @@ async function checkOtherAccount(client) {
   page = await client.page({ Name: 'other_private_plugin' }, OTHER_KEY, OTHER_SECRET);
   expectRecords(flatten(page), expectedByName('other_private_plugin', account),
     "second account's private plug-in");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cloud Assistant (SPEC section 9): the workflow production code runs, through every client.
+// The answers are compared in their wire form (the Tea clients' typed models give it back).
+
+const RFC3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/;
+const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
+const caInstance = (client) => CA_INSTANCES[client.name];
+const pick = (record, keys) => Object.fromEntries(keys.map((k) => [k, record[k]]));
+const base64 = (text) => Buffer.from(text, 'utf8').toString('base64');
+
+// The list at path (e.g. 'Commands', 'Command') of an answer; [] where a level is absent.
+function items(body, ...path) {
+  return path.reduce((v, key) => (v ? v[key] : undefined), body) || [];
+}
+
+function expectId(value, prefix, what) {
+  expect(typeof value === 'string' && new RegExp(`^${prefix}[0-9a-z]+$`).test(value),
+    `${what} ${show(value)} is not a ${prefix}... id`);
+}
+
+// Each named field is there with the SDK model's type ('integer' a whole number).
+function expectTypes(record, types, what) {
+  for (const [field, kind] of Object.entries(types)) {
+    const value = record[field];
+    const ok = kind === 'integer' ? Number.isInteger(value) : typeof value === kind;
+    expect(ok, `${what} ${field} should be a ${kind}, got ${typeof value} ${show(value)}`);
+  }
+}
+
+async function invocationResults(client, filters) {
+  const body = await client.call('DescribeInvocationResults', { ...filters, RegionId: REGION });
+  return items(body, 'Invocation', 'InvocationResults', 'InvocationResult');
+}
+
+// Polls DescribeInvocationResults until no instance of the invocation is on its way any more, as
+// production code waits for a run; answers the per-instance results.
+async function waitForInvocation(client, invokeId, intervalMs = 300, timeoutMs = 15000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const results = await invocationResults(client, { InvokeId: invokeId });
+    if (results.length && !results.some((r) => IN_PROGRESS.has(r.InvocationStatus))) return results;
+    if (Date.now() >= deadline) {
+      throw new CheckFailed(
+        `invocation ${invokeId} still on its way after ${timeoutMs} ms: ${show(results)}`);
+    }
+    await sleep(intervalMs);
+  }
+}
+
+// RunCommand installs a plug-in; the caller polls the run, then sees the plug-in Running (at the
+// catalog's highest version) in ListPluginStatus, reported at the run's end.
+async function checkCaRunInstall(client) {
+  const instance = caInstance(client);
+  const query = { Name: CA_PLUGIN, InstanceIds: [instance] };
+  expectRecords(flatten(await client.page(query)),
+    [[instance, CA_PLUGIN, '', 'NotInstalled', '', '']], 'before the run');
+  const content = `acs-plugin-manager --exec --plugin ${CA_PLUGIN} --params --install`;
+  const run = await client.call('RunCommand', {
+    RegionId: REGION, Type: 'RunShellScript', CommandContent: content, InstanceId: [instance],
+  });
+  expect(run.RequestId, `RunCommand: no RequestId in ${show(run)}`);
+  expectId(run.CommandId, 'c-', 'CommandId');
+  expectId(run.InvokeId, 't-', 'InvokeId');
+  const invokeId = run.InvokeId;
+
+  const results = await waitForInvocation(client, invokeId);
+  expectEq(results.map((r) => r.InstanceId), [instance], 'instances of the run');
+  const result = results[0];
+  expectTypes(result, {
+    ExitCode: 'integer', Dropped: 'integer', Repeats: 'integer', StartTime: 'string',
+    FinishedTime: 'string', Output: 'string',
+  }, 'InvocationResult');
+  expectEq(pick(result, ['InvokeId', 'CommandId', 'InvocationStatus', 'ExitCode',
+    'InvokeRecordStatus', 'ErrorCode', 'ErrorInfo', 'Output', 'Repeats', 'Dropped', 'Username']), {
+    InvokeId: invokeId, CommandId: run.CommandId, InvocationStatus: 'Success', ExitCode: 0,
+    InvokeRecordStatus: 'Finished', ErrorCode: '', ErrorInfo: '', Output: '', Repeats: 1, Dropped: 0,
+    Username: 'root',
+  }, 'the finished run');
+  const started = result.StartTime;
+  const finished = result.FinishedTime;
+  expect(RFC3339.test(started) && RFC3339.test(finished),
+    `StartTime ${show(started)}, FinishedTime ${show(finished)}`);
+  expectEq((Date.parse(finished) - Date.parse(started)) / 1000, 1,
+    'seconds from StartTime to FinishedTime');
+
+  // The agent reported the plug-in when the run finished.
+  expectRecords(flatten(await client.page(query)),
+    [[instance, CA_PLUGIN, catalogHighest(CA_PLUGIN), 'Running', finished, finished]],
+    'ListPluginStatus after the run');
+
+  const body = await client.call('DescribeInvocations', { RegionId: REGION, InvokeId: invokeId });
+  expectEq(body.TotalCount, 1, 'DescribeInvocations TotalCount');
+  const invocation = items(body, 'Invocations', 'Invocation')[0];
+  expectEq(pick(invocation, ['InvokeId', 'CommandId', 'InvocationStatus', 'InvokeStatus',
+    'CommandType', 'CommandContent']), {
+    InvokeId: invokeId, CommandId: run.CommandId, InvocationStatus: 'Success',
+    InvokeStatus: 'Finished', CommandType: 'RunShellScript', CommandContent: base64(content),
+  }, 'DescribeInvocations (content in Base64, the default)');
+  const perInstance = items(invocation, 'InvokeInstances', 'InvokeInstance');
+  perInstance.forEach((entry) => expectTypes(entry,
+    { ExitCode: 'integer', Repeats: 'integer', Dropped: 'integer' }, 'InvokeInstance'));
+  expectEq(perInstance.map((i) => pick(i, ['InstanceId', 'InvocationStatus', 'InstanceInvokeStatus',
+    'ExitCode', 'StartTime', 'FinishTime'])), [{
+    InstanceId: instance, InvocationStatus: 'Success', InstanceInvokeStatus: 'Finished',
+    ExitCode: 0, StartTime: started, FinishTime: finished,
+  }], 'InvokeInstances');
+}
+
+// DescribeCloudAssistantStatus of the client's instance and of agents in other states: values
+// from the fixture, run counts as DescribeInvocationResults shows them, model types.
+async function checkCaStatus(client) {
+  const own = caInstance(client);
+  const ids = [own, ...AGENT_INSTANCES];
+  const body = await client.call('DescribeCloudAssistantStatus',
+    { RegionId: REGION, InstanceId: ids });
+  expectTypes(body, {
+    RequestId: 'string', TotalCount: 'integer', PageNumber: 'integer', PageSize: 'integer',
+  }, 'DescribeCloudAssistantStatus');
+  expectEq([body.TotalCount, body.PageNumber, body.PageSize, body.NextToken],
+    [ids.length, 1, ids.length, undefined], 'TotalCount, PageNumber, PageSize, NextToken');
+  const statuses = items(body, 'InstanceCloudAssistantStatusSet', 'InstanceCloudAssistantStatus');
+  expectEq(statuses.map((s) => s.InstanceId), ids, 'instances, in request order');
+  const results = await invocationResults(client, { InstanceId: own });
+  for (const status of statuses) {
+    const instance = status.InstanceId;
+    const what = `status of ${instance}`;
+    expectTypes(status, {
+      CloudAssistantStatus: 'string', CloudAssistantVersion: 'string', OSType: 'string',
+      LastHeartbeatTime: 'string', LastInvokedTime: 'string', ActiveTaskCount: 'integer',
+      InvocationCount: 'integer', SupportSessionManager: 'boolean',
+    }, what);
+    const { LastHeartbeatTime: heartbeat, ...want } = expectedAgent(instance);
+    expectEq(pick(status, Object.keys(want)), want, what);
+    if (heartbeat === null) {
+      expect(RFC3339.test(status.LastHeartbeatTime),
+        `${what}: LastHeartbeatTime ${show(status.LastHeartbeatTime)} of an online agent`);
+    } else {
+      expectEq(status.LastHeartbeatTime, heartbeat, `${what} LastHeartbeatTime`);
+    }
+    const runs = instance === own ? results : [];
+    // InvocationCount counts the runs that ran and ended.
+    const ended = ['Success', 'Failed', 'Timeout'];
+    const starts = runs.map((r) => r.StartTime).filter(Boolean).sort(byString);
+    expectEq(pick(status, ['ActiveTaskCount', 'InvocationCount', 'LastInvokedTime']), {
+      ActiveTaskCount: runs.filter((r) => r.InvocationStatus === 'Running').length,
+      InvocationCount: runs.filter((r) => ended.includes(r.InvocationStatus)).length,
+      LastInvokedTime: starts.length ? starts[starts.length - 1] : '',
+    }, `${what} run counts (DescribeInvocationResults shows ${runs.length} runs)`);
+  }
+}
+
+// A kept command: CreateCommand (Base64), InvokeCommand, DescribeCommands shows it invoked once,
+// DeleteCommand; then it is gone and cannot be invoked.
+async function checkCaCreateInvoke(client) {
+  const instance = caInstance(client);
+  const name = `sdk-${client.name}-${RUN_TAG}`;
+  const script = `echo 'hello from ${client.name} \u4e2d'\nacs-plugin-manager --list --local\n`;
+  const content = base64(script);
+  const created = await client.call('CreateCommand', {
+    RegionId: REGION, Name: name, Type: 'RunShellScript', CommandContent: content,
+    ContentEncoding: 'Base64', Description: 'SDK suite', Timeout: 120,
+  });
+  const commandId = created.CommandId;
+  expectId(commandId, 'c-', 'CommandId');
+  expect(created.RequestId, `CreateCommand: no RequestId in ${show(created)}`);
+  const invoked = await client.call('InvokeCommand', {
+    RegionId: REGION, CommandId: commandId, InstanceId: [instance],
+  });
+  expectId(invoked.InvokeId, 't-', 'InvokeId');
+
+  let body = await client.call('DescribeCommands', { RegionId: REGION, CommandId: commandId });
+  expectEq(body.TotalCount, 1, 'DescribeCommands TotalCount');
+  const command = items(body, 'Commands', 'Command')[0];
+  expectTypes(command, {
+    InvokeTimes: 'integer', Timeout: 'integer', EnableParameter: 'boolean', CreationTime: 'string',
+  }, 'Command');
+  expectEq(pick(command, ['CommandId', 'Name', 'Type', 'Description', 'CommandContent',
+    'InvokeTimes', 'Timeout', 'EnableParameter', 'Provider', 'Category']), {
+    CommandId: commandId, Name: name, Type: 'RunShellScript', Description: 'SDK suite',
+    CommandContent: content, InvokeTimes: 1, Timeout: 120, EnableParameter: false, Provider: '',
+    Category: '',
+  }, 'the command (content in Base64, the default)');
+  expect(RFC3339.test(command.CreationTime), `CreationTime ${show(command.CreationTime)}`);
+
+  const deleted = await client.call('DeleteCommand', { RegionId: REGION, CommandId: commandId });
+  expect(deleted.RequestId, `DeleteCommand: no RequestId in ${show(deleted)}`);
+  body = await client.call('DescribeCommands', { RegionId: REGION, CommandId: commandId });
+  expectEq([body.TotalCount, items(body, 'Commands', 'Command')], [0, []],
+    'DescribeCommands after DeleteCommand');
+  const seen = await callActionError(client, 'InvokeCommand', {
+    RegionId: REGION, CommandId: commandId, InstanceId: [instance],
+  });
+  expectCaError(client, seen, 'InvalidCmdId.NotFound');
+  // The invocation keeps what it ran.
+  body = await client.call('DescribeInvocations', { RegionId: REGION, InvokeId: invoked.InvokeId });
+  const invocation = items(body, 'Invocations', 'Invocation')[0];
+  expectEq(pick(invocation, ['CommandId', 'CommandName', 'CommandContent']),
+    { CommandId: commandId, CommandName: name, CommandContent: content },
+    'the invocation of the deleted command');
+}
+
+// Calls and returns what the client threw; fails if it did not throw.
+async function callActionError(client, action, params) {
+  let body;
+  try {
+    body = await client.call(action, params);
+  } catch (err) {
+    if (err instanceof CheckFailed) throw err;
+    const seen = client.error(err);
+    if (!seen) throw new CheckFailed(`${action} threw ${err && err.name}: ${err && err.message}`);
+    return seen;
+  }
+  throw new CheckFailed(`${action} answered ${show(body)} instead of an error`);
+}
+
+// The client's own error for a refused call, with the code, HTTP status and message (exactly) of
+// SPEC Appendix C.
+function expectCaError(client, seen, code) {
+  const [status, message] = CA_ERRORS[code];
+  const what = `${code} (${show(seen)})`;
+  expect(seen.typeOk, `error type for ${what}`);
+  expectEq(seen.code, code, `code of ${what}`);
+  expectEq(seen.status, status, `HTTP status of ${what}`);
+  expect(seen.requestId, `no request id in ${what}`);
+  expectEq(seen.rawMessage, message, `Message of ${what}`);
+  if (client instanceof TeaClient) {
+    // openapi-core's text, which @darabonba/typescript's ResponseError prefixes with the code.
+    expectEq(seen.message, `${code}: code: ${status}, ${message} request id: ${seen.requestId}`,
+      "the error's message");
+  } else {
+    // pop-core's text: the Message, then the URL it called.
+    expect(seen.message.startsWith(`${message}, URL: `),
+      `the error's message ${show(seen.message)}`);
+  }
+}
+
+async function checkCaErrors(client) {
+  const own = caInstance(client);
+  const run = { RegionId: REGION, Type: 'RunShellScript', CommandContent: 'echo hi' };
+  const cases = [
+    ['RunCommand', { ...run, Type: 'Nope', InstanceId: [own] }, 'InvalidCmdType.NotFound'],
+    ['RunCommand', run, 'MissingParam.InstanceId'],
+    ['RunCommand', { ...run, InstanceId: ['i-sdkother01'] }, 'InvalidInstance.NotFound'],
+    ['InvokeCommand', { RegionId: REGION, CommandId: 'c-sdknosuchcmd001', InstanceId: [own] },
+      'InvalidCmdId.NotFound'],
+    ['StopInvocation', { RegionId: REGION, InvokeId: 't-sdknosuchrun001' },
+      'InvalidInvokeId.NotFound'],
+  ];
+  for (const [action, params, code] of cases) {
+    expectCaError(client, await callActionError(client, action, params), code);
+  }
+  // Describe* filters match nothing for an unknown id; only StopInvocation refuses it.
+  expectEq(await invocationResults(client, { InvokeId: 't-sdknosuchrun001' }), [],
+    'DescribeInvocationResults of an unknown InvokeId');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -766,6 +1149,14 @@ async function runClient(client, admin, results) {
   if (client instanceof TeaClient) {
     checks.push(['fault/Throttling.User_auto_retry', () => checkThrottlingAutoRetry(client, admin)]);
   }
+  // In this order: the status check counts the runs of the client's instance while none is on its
+  // way (the install run has ended; the invoked command has not started yet).
+  checks.push(
+    ['ca/run_install_poll_list', () => checkCaRunInstall(client)],
+    ['ca/cloud_assistant_status', () => checkCaStatus(client)],
+    ['ca/create_invoke_describe_delete', () => checkCaCreateInvoke(client)],
+    ['ca/errors', () => checkCaErrors(client)],
+  );
   for (const [name, check] of checks) {
     try {
       await check();

@@ -9,6 +9,11 @@ aliyun-python-sdk-core, HMAC-SHA1). Prints one line per check, `PASS client chec
 `FAIL client check: reason` (or `SKIP client check: reason`), and exits 1 if any check failed.
 The expected data is computed from fixture.json next to this file, which the emulator serves.
 
+The ca/* checks drive the Cloud Assistant workflow (SPEC section 9) as production code does: run
+`acs-plugin-manager` on an instance, poll the invocation until it ends, then ListPluginStatus;
+create, invoke, describe and delete a kept command; the agent's status; typed errors. Each client
+works on an instance of its own (CA_INSTANCES), so the clients do not see each other's runs.
+
 The fault/* and journal checks drive the emulator's control plane (/_emulator/faults and
 /_emulator/requests), sending `Authorization: Bearer $ECS_EMULATOR_ADMIN_TOKEN` when that
 variable is set. They assume nothing else talks to the emulator meanwhile.
@@ -18,9 +23,11 @@ import base64
 import contextlib
 import hashlib
 import hmac
+import importlib
 import json
 import logging
 import os
+import re
 import sys
 import time
 import traceback
@@ -41,6 +48,14 @@ UNKNOWN_KEY = "LTAI5tNoSuchKey0000"
 # Every character the clients encode differently (space as + or %20, * ! ' ( ) left as is or
 # escaped, non-ASCII): the signature must verify and the name come back intact.
 EXOTIC_NAME = "a b/*~+=&\u4e2d'!()@:,;$"
+# The Cloud Assistant checks: a catalog plug-in no instance has, and an instance of the default
+# account in REGION per client, none with a plug-in in the fixture, so a client's runs and
+# installs stay on its own instance. AGENT_INSTANCES are read-only: agents in other states.
+CA_PLUGIN = "sdk_ca_demo"
+CA_INSTANCES = {"py_tea_v3": "i-sdkca01", "py_tea_v1": "i-sdkca02", "py_legacy": "i-sdkca03"}
+AGENT_INSTANCES = ["i-sdkcawin01", "i-sdkcaoff01", "i-sdkcanone01"]
+# Sets the names this run creates apart from an earlier run's against the same emulator.
+RUN_TAG = os.urandom(3).hex()
 
 # --------------------------------------------------------------------------------------------
 # Expected data, from the fixture
@@ -92,6 +107,46 @@ def expected_by_instance(instance_id, account=DEFAULT_ACCOUNT, region=REGION):
     return [record(instance_id, p) for p in sorted(inst["plugins"], key=lambda p: p["name"])]
 
 
+def fixture_instance(instance_id, account=DEFAULT_ACCOUNT, region=REGION):
+    return next(i for i in instances(account, region) if i["instanceId"] == instance_id)
+
+
+def version_key(version):
+    """Dotted whole numbers, compared numerically (1.10.0 above 1.9.0)."""
+    return tuple(int(part) for part in version.split("."))
+
+
+def catalog_highest(name):
+    """The version `acs-plugin-manager --exec` installs when none is asked for."""
+    entry = next(e for e in FIXTURE["catalog"] if e["name"] == name)
+    return max(entry["versions"], key=version_key)
+
+
+# The agent an instance has when the fixture names no version (the oldest that reports plug-in
+# states), and the oldest that supports the session manager, by OS (SPEC 9.6).
+DEFAULT_AGENT_VERSION = {"Linux": "2.2.3.344", "FreeBSD": "2.2.3.344", "Windows": "2.1.3.344"}
+SESSION_MANAGER_MIN = {"Linux": "2.2.3.189", "FreeBSD": "2.2.3.189", "Windows": "2.1.3.189"}
+
+
+def expected_agent(instance_id):
+    """DescribeCloudAssistantStatus's agent fields for a fixture instance; LastHeartbeatTime is
+    None where it is the emulator's now (an online agent)."""
+    inst = fixture_instance(instance_id)
+    os_type = inst.get("osType", "Linux")
+    agent = inst.get("cloudAssistant", {})
+    installed, online = agent.get("installed", True), agent.get("online", True)
+    version = agent.get("version", DEFAULT_AGENT_VERSION[os_type])
+    up = installed and online
+    return {
+        "CloudAssistantStatus": "true" if up else "false",
+        "CloudAssistantVersion": version if up else "",
+        "OSType": os_type,
+        "SupportSessionManager":
+            installed and version_key(version) >= version_key(SESSION_MANAGER_MIN[os_type]),
+        "LastHeartbeatTime": None if online else agent.get("lastHeartbeatTime", ""),
+    }
+
+
 # The vendor's error table (README "Error codes"): code -> (HTTP status, message).
 VENDOR_ERRORS = {
     "InvalidParam.PageNumber": (400, "The specified parameter PageNumber is invalid."),
@@ -131,6 +186,17 @@ ERROR_CASES = [
      {"Name": "other_private_plugin"}, "InvalidPluginName.NotFound"),
 ]
 
+
+# Cloud Assistant codes (SPEC Appendix C): code -> (HTTP status, message).
+CA_ERRORS = {
+    "MissingParam.InstanceId": (400, "The parameter instanceId is missing or empty."),
+    "InvalidCmdType.NotFound": (404, "The specified command type does not exist."),
+    "InvalidCmdId.NotFound": (404, "The specified command ID does not exist."),
+    "InvalidInvokeId.NotFound": (404, "The specified invoke ID does not exist."),
+    "InvalidInstance.NotFound": (404, "The specified instance does not exist."),
+}
+# Per-instance InvocationStatus values of a run still on its way (vendor); any other is final.
+IN_PROGRESS = {"Pending", "Scheduled", "Running", "Stopping"}
 
 # Fault codes the emulator injects, as the vendor answers them: code -> (HTTP status, message).
 FAULT_ERRORS = {
@@ -191,17 +257,39 @@ def expect_records(actual, expected, what):
 
 class ErrorSeen:
     """What a client exposed about a refused call. `retry_after` (milliseconds, from
-    x-acs-retry-after) stays None where the client does not expose it."""
+    x-acs-retry-after) stays None where the client does not expose it; `raw_message` is the
+    answer's Message as the server wrote it (`message` is what the client made of it)."""
 
-    def __init__(self, type_ok, type_name, code, status, request_id, message, retry_after=None):
+    def __init__(self, type_ok, type_name, code, status, request_id, message, retry_after=None,
+                 raw_message=None):
         self.type_ok, self.type_name = type_ok, type_name
         self.code, self.status, self.request_id, self.message = code, status, request_id, message
-        self.retry_after = retry_after
+        self.retry_after, self.raw_message = retry_after, raw_message
 
     def __repr__(self):
         return "%s(code=%r, status=%r, request_id=%r, message=%r, retry_after=%r)" % (
             self.type_name, self.code, self.status, self.request_id, self.message,
             self.retry_after)
+
+
+def snake_case(name):
+    """A wire name as the Tea Python models spell it: InstanceId -> instance_id."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+
+
+# Where a Describe* answer keeps its items in the Tea Python models, and their model class.
+TEA_ITEM_MODELS = {
+    "DescribeCommands": (("commands", "command"), "DescribeCommandsResponseBodyCommandsCommand"),
+    "DescribeInvocations": (("invocations", "invocation"),
+                            "DescribeInvocationsResponseBodyInvocationsInvocation"),
+    "DescribeInvocationResults": (
+        ("invocation", "invocation_results", "invocation_result"),
+        "DescribeInvocationResultsResponseBodyInvocationInvocationResultsInvocationResult"),
+    "DescribeCloudAssistantStatus": (
+        ("instance_cloud_assistant_status_set", "instance_cloud_assistant_status"),
+        "DescribeCloudAssistantStatusResponseBodyInstanceCloudAssistantStatusSet"
+        "InstanceCloudAssistantStatus"),
+}
 
 
 # Retry settings of a client (Client.retry): None keeps the SDK's defaults (what every other check
@@ -297,7 +385,32 @@ class TeaClient(RetrySetting):
         # header's value as retry_after.
         return ErrorSeen(type(exc) is self.exceptions.ClientException, type(exc).__name__,
                          exc.code, exc.status_code, exc.request_id, exc.message,
-                         retry_after=getattr(exc, "retry_after", None))
+                         retry_after=getattr(exc, "retry_after", None),
+                         raw_message=(exc.data or {}).get("Message"))
+
+    def call(self, action, params, key=KEY, secret=SECRET):
+        """Any other action through the SDK's typed models: `params` (wire names) become the
+        action's Request model (snake_case fields), and the answer is the map its typed
+        ResponseBody holds (to_map), so a key the model does not know is lost, as in production.
+        The Python models keep the JSON types (from_map converts nothing)."""
+        m = self.models
+        request = getattr(m, action + "Request")(**{snake_case(k): v for k, v in params.items()})
+        response = getattr(self.client(key, secret), snake_case(action))(request)
+        expect(isinstance(response, getattr(m, action + "Response")),
+               "%s answered a %s" % (action, type(response).__name__))
+        expect_eq(response.status_code, 200, "%s status_code" % action)
+        body = response.body
+        expect(isinstance(body, getattr(m, action + "ResponseBody")),
+               "%s body is a %s" % (action, type(body).__name__))
+        if action in TEA_ITEM_MODELS:
+            path, model = TEA_ITEM_MODELS[action]
+            items = body
+            for field in path:
+                items = getattr(items, field) if items is not None else None
+            for item in items or []:
+                expect(isinstance(item, getattr(m, model)),
+                       "%s item is a %s, not %s" % (action, type(item).__name__, model))
+        return body.to_map()
 
     def check_models(self):
         m = self.models
@@ -380,13 +493,31 @@ class LegacyClient(RetrySetting):
         body = self.client(key, secret).do_action_with_exception(self.request(params))
         return json.loads(body)
 
+    def call(self, action, params, key=KEY, secret=SECRET):
+        """Any other action through aliyunsdkecs's own request class: set_<Name>(value) for
+        each parameter, set_<Name>s(list) for a repeat list (InstanceId -> set_InstanceIds)."""
+        module = importlib.import_module("aliyunsdkecs.request.v20140526.%sRequest" % action)
+        request = getattr(module, action + "Request")()
+        request.set_endpoint(self.host)
+        request.set_protocol_type("http")
+        for name, value in params.items():
+            if name == "RegionId":
+                # The request classes take the region from the client unless it is given.
+                request.add_query_param("RegionId", value)
+                continue
+            setter = "set_%s%s" % (name, "s" if isinstance(value, list) else "")
+            expect(hasattr(request, setter), "%sRequest has no %s" % (action, setter))
+            getattr(request, setter)(value)
+        return json.loads(self.client(key, secret).do_action_with_exception(request))
+
     def page(self, params, key=KEY, secret=SECRET):
         return page_from_json(self.json(params, key, secret))
 
     def error(self, exc):
         if isinstance(exc, self.ServerException):
             return ErrorSeen(True, "ServerException", exc.get_error_code(), exc.get_http_status(),
-                             exc.get_request_id(), exc.get_error_msg())
+                             exc.get_request_id(), exc.get_error_msg(),
+                             raw_message=exc.get_error_msg())
         if isinstance(exc, self.ClientException):
             return ErrorSeen(False, "ClientException", exc.get_error_code(), None, None,
                              exc.get_error_msg())
@@ -652,6 +783,253 @@ def check_legacy_xml(client):
 
 
 # --------------------------------------------------------------------------------------------
+# Cloud Assistant (SPEC section 9): the workflow production code runs, through every client.
+# The answers are compared in their wire form (the Tea clients' typed models give it back).
+
+RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+
+
+def ca_instance(client):
+    return CA_INSTANCES[client.name]
+
+
+def items(body, *path):
+    """The list at path (e.g. "Commands", "Command") of an answer; [] where a level is absent."""
+    for key in path:
+        body = (body or {}).get(key)
+    return body or []
+
+
+def expect_id(value, prefix, what):
+    expect(isinstance(value, str) and re.fullmatch(re.escape(prefix) + "[0-9a-z]+", value),
+           "%s %r is not a %s... id" % (what, value, prefix))
+
+
+def expect_types(record, types, what):
+    """Each named field is there with the SDK model's type (bool is not an int here)."""
+    for field, kind in types.items():
+        value = record.get(field)
+        expect(type(value) is kind, "%s %s should be a %s, got %s %r" % (
+            what, field, kind.__name__, type(value).__name__, value))
+
+
+def invocation_results(client, **filters):
+    body = client.call("DescribeInvocationResults", dict(filters, RegionId=REGION))
+    return items(body, "Invocation", "InvocationResults", "InvocationResult")
+
+
+def wait_for_invocation(client, invoke_id, interval=0.3, timeout=15.0):
+    """Polls DescribeInvocationResults until no instance of the invocation is on its way any
+    more, as production code waits for a run; answers the per-instance results."""
+    deadline = time.monotonic() + timeout
+    while True:
+        results = invocation_results(client, InvokeId=invoke_id)
+        if results and not any(r.get("InvocationStatus") in IN_PROGRESS for r in results):
+            return results
+        if time.monotonic() >= deadline:
+            raise CheckFailed("invocation %s still on its way after %.0f s: %r"
+                              % (invoke_id, timeout, results))
+        time.sleep(interval)
+
+
+def seconds_between(start, end):
+    parse = lambda t: time.mktime(time.strptime(t, "%Y-%m-%dT%H:%M:%SZ"))  # noqa: E731
+    return parse(end) - parse(start)
+
+
+def check_ca_run_install(client):
+    """RunCommand installs a plug-in; the caller polls the run, then sees the plug-in Running
+    (at the catalog's highest version) in ListPluginStatus, reported at the run's end."""
+    instance = ca_instance(client)
+    query = {"Name": CA_PLUGIN, "InstanceIds": [instance]}
+    expect_records(flatten(client.page(query)),
+                   [(instance, CA_PLUGIN, "", "NotInstalled", "", "")], "before the run")
+    content = "acs-plugin-manager --exec --plugin %s --params --install" % CA_PLUGIN
+    run = client.call("RunCommand", {"RegionId": REGION, "Type": "RunShellScript",
+                                     "CommandContent": content, "InstanceId": [instance]})
+    expect(run.get("RequestId"), "RunCommand: no RequestId in %r" % run)
+    expect_id(run.get("CommandId"), "c-", "CommandId")
+    expect_id(run.get("InvokeId"), "t-", "InvokeId")
+    invoke_id = run["InvokeId"]
+
+    results = wait_for_invocation(client, invoke_id)
+    expect_eq([r.get("InstanceId") for r in results], [instance], "instances of the run")
+    result = results[0]
+    expect_types(result, {"ExitCode": int, "Dropped": int, "Repeats": int, "StartTime": str,
+                          "FinishedTime": str, "Output": str}, "InvocationResult")
+    got = {k: result.get(k) for k in ("InvokeId", "CommandId", "InvocationStatus", "ExitCode",
+                                      "InvokeRecordStatus", "ErrorCode", "ErrorInfo", "Output",
+                                      "Repeats", "Dropped", "Username")}
+    expect_eq(got, {"InvokeId": invoke_id, "CommandId": run["CommandId"],
+                    "InvocationStatus": "Success", "ExitCode": 0, "InvokeRecordStatus": "Finished",
+                    "ErrorCode": "", "ErrorInfo": "", "Output": "", "Repeats": 1, "Dropped": 0,
+                    "Username": "root"}, "the finished run")
+    started, finished = result["StartTime"], result["FinishedTime"]
+    expect(RFC3339.match(started) and RFC3339.match(finished),
+           "StartTime %r, FinishedTime %r" % (started, finished))
+    expect_eq(seconds_between(started, finished), 1, "seconds from StartTime to FinishedTime")
+
+    # The agent reported the plug-in when the run finished.
+    expect_records(flatten(client.page(query)),
+                   [(instance, CA_PLUGIN, catalog_highest(CA_PLUGIN), "Running", finished,
+                     finished)], "ListPluginStatus after the run")
+
+    body = client.call("DescribeInvocations", {"RegionId": REGION, "InvokeId": invoke_id})
+    expect_eq(body.get("TotalCount"), 1, "DescribeInvocations TotalCount")
+    invocation = items(body, "Invocations", "Invocation")[0]
+    got = {k: invocation.get(k) for k in ("InvokeId", "CommandId", "InvocationStatus",
+                                          "InvokeStatus", "CommandType", "CommandContent")}
+    expect_eq(got, {"InvokeId": invoke_id, "CommandId": run["CommandId"],
+                    "InvocationStatus": "Success", "InvokeStatus": "Finished",
+                    "CommandType": "RunShellScript",
+                    "CommandContent": base64.b64encode(content.encode()).decode()},
+              "DescribeInvocations (content in Base64, the default)")
+    per_instance = items(invocation, "InvokeInstances", "InvokeInstance")
+    for entry in per_instance:
+        expect_types(entry, {"ExitCode": int, "Repeats": int, "Dropped": int}, "InvokeInstance")
+    expect_eq([{k: i.get(k) for k in ("InstanceId", "InvocationStatus", "InstanceInvokeStatus",
+                                      "ExitCode", "StartTime", "FinishTime")}
+               for i in per_instance],
+              [{"InstanceId": instance, "InvocationStatus": "Success",
+                "InstanceInvokeStatus": "Finished", "ExitCode": 0, "StartTime": started,
+                "FinishTime": finished}], "InvokeInstances")
+
+
+def check_ca_status(client):
+    """DescribeCloudAssistantStatus of the client's instance and of agents in other states:
+    values from the fixture, run counts as DescribeInvocationResults shows them, model types."""
+    own = ca_instance(client)
+    ids = [own] + AGENT_INSTANCES
+    body = client.call("DescribeCloudAssistantStatus", {"RegionId": REGION, "InstanceId": ids})
+    expect_types(body, {"RequestId": str, "TotalCount": int, "PageNumber": int, "PageSize": int},
+                 "DescribeCloudAssistantStatus")
+    expect_eq((body["TotalCount"], body["PageNumber"], body["PageSize"], body.get("NextToken")),
+              (len(ids), 1, len(ids), None), "TotalCount, PageNumber, PageSize, NextToken")
+    statuses = items(body, "InstanceCloudAssistantStatusSet", "InstanceCloudAssistantStatus")
+    expect_eq([s.get("InstanceId") for s in statuses], ids, "instances, in request order")
+    results = invocation_results(client, InstanceId=own)
+    for status in statuses:
+        instance = status["InstanceId"]
+        what = "status of %s" % instance
+        expect_types(status, {"CloudAssistantStatus": str, "CloudAssistantVersion": str,
+                              "OSType": str, "LastHeartbeatTime": str, "LastInvokedTime": str,
+                              "ActiveTaskCount": int, "InvocationCount": int,
+                              "SupportSessionManager": bool}, what)
+        want = expected_agent(instance)
+        heartbeat = want.pop("LastHeartbeatTime")
+        expect_eq({k: status[k] for k in want}, want, what)
+        if heartbeat is None:
+            expect(RFC3339.match(status["LastHeartbeatTime"]), "%s: LastHeartbeatTime %r of an "
+                   "online agent" % (what, status["LastHeartbeatTime"]))
+        else:
+            expect_eq(status["LastHeartbeatTime"], heartbeat, "%s LastHeartbeatTime" % what)
+        runs = results if instance == own else []
+        starts = [r["StartTime"] for r in runs if r.get("StartTime")]
+        # InvocationCount counts the runs that ran and ended.
+        ended = ("Success", "Failed", "Timeout")
+        expect_eq({k: status[k] for k in ("ActiveTaskCount", "InvocationCount", "LastInvokedTime")},
+                  {"ActiveTaskCount": sum(r["InvocationStatus"] == "Running" for r in runs),
+                   "InvocationCount": sum(r["InvocationStatus"] in ended for r in runs),
+                   "LastInvokedTime": max(starts, default="")},
+                  "%s run counts (DescribeInvocationResults shows %d runs)" % (what, len(runs)))
+
+
+def check_ca_create_invoke(client):
+    """A kept command: CreateCommand (Base64), InvokeCommand, DescribeCommands shows it invoked
+    once, DeleteCommand; then it is gone and cannot be invoked."""
+    instance = ca_instance(client)
+    name = "sdk-%s-%s" % (client.name, RUN_TAG)
+    script = "echo 'hello from %s \u4e2d'\nacs-plugin-manager --list --local\n" % client.name
+    content = base64.b64encode(script.encode()).decode()
+    created = client.call("CreateCommand", {
+        "RegionId": REGION, "Name": name, "Type": "RunShellScript", "CommandContent": content,
+        "ContentEncoding": "Base64", "Description": "SDK suite", "Timeout": 120})
+    command_id = created.get("CommandId")
+    expect_id(command_id, "c-", "CommandId")
+    expect(created.get("RequestId"), "CreateCommand: no RequestId in %r" % created)
+    invoked = client.call("InvokeCommand", {"RegionId": REGION, "CommandId": command_id,
+                                            "InstanceId": [instance]})
+    expect_id(invoked.get("InvokeId"), "t-", "InvokeId")
+
+    body = client.call("DescribeCommands", {"RegionId": REGION, "CommandId": command_id})
+    expect_eq(body.get("TotalCount"), 1, "DescribeCommands TotalCount")
+    command = items(body, "Commands", "Command")[0]
+    expect_types(command, {"InvokeTimes": int, "Timeout": int, "EnableParameter": bool,
+                           "CreationTime": str}, "Command")
+    got = {k: command.get(k) for k in ("CommandId", "Name", "Type", "Description",
+                                       "CommandContent", "InvokeTimes", "Timeout",
+                                       "EnableParameter", "Provider", "Category")}
+    expect_eq(got, {"CommandId": command_id, "Name": name, "Type": "RunShellScript",
+                    "Description": "SDK suite", "CommandContent": content, "InvokeTimes": 1,
+                    "Timeout": 120, "EnableParameter": False, "Provider": "", "Category": ""},
+              "the command (content in Base64, the default)")
+    expect(RFC3339.match(command["CreationTime"]), "CreationTime %r" % command["CreationTime"])
+
+    deleted = client.call("DeleteCommand", {"RegionId": REGION, "CommandId": command_id})
+    expect(deleted.get("RequestId"), "DeleteCommand: no RequestId in %r" % deleted)
+    body = client.call("DescribeCommands", {"RegionId": REGION, "CommandId": command_id})
+    expect_eq((body.get("TotalCount"), items(body, "Commands", "Command")), (0, []),
+              "DescribeCommands after DeleteCommand")
+    seen = call_action_error(client, "InvokeCommand", {
+        "RegionId": REGION, "CommandId": command_id, "InstanceId": [instance]})
+    expect_ca_error(client, seen, "InvalidCmdId.NotFound")
+    # The invocation keeps what it ran.
+    body = client.call("DescribeInvocations", {"RegionId": REGION, "InvokeId": invoked["InvokeId"]})
+    invocation = items(body, "Invocations", "Invocation")[0]
+    expect_eq({k: invocation.get(k) for k in ("CommandId", "CommandName", "CommandContent")},
+              {"CommandId": command_id, "CommandName": name, "CommandContent": content},
+              "the invocation of the deleted command")
+
+
+def call_action_error(client, action, params):
+    """Calls and returns what the client raised; fails if it did not raise."""
+    try:
+        body = client.call(action, params)
+    except CheckFailed:
+        raise
+    except Exception as exc:  # noqa: BLE001 - every client has its own exception types
+        seen = client.error(exc)
+        if seen is None:
+            raise CheckFailed("%s raised %s: %s" % (action, type(exc).__name__, exc))
+        return seen
+    raise CheckFailed("%s answered %r instead of an error" % (action, body))
+
+
+def expect_ca_error(client, seen, code):
+    """The client's own exception for a refused call, with the code, HTTP status and message
+    (exactly) of SPEC Appendix C."""
+    status, message = CA_ERRORS[code]
+    what = "%s (%r)" % (code, seen)
+    expect(seen.type_ok, "exception type for %s" % what)
+    expect_eq(seen.code, code, "code of %s" % what)
+    expect_eq(seen.status, status, "HTTP status of %s" % what)
+    expect(seen.request_id, "no request id in %s" % what)
+    expect_eq(seen.raw_message, message, "Message of %s" % what)
+    if isinstance(client, TeaClient):
+        expect_eq(seen.message, "code: %d, %s request id: %s" % (status, message, seen.request_id),
+                  "the exception's message")
+
+
+def check_ca_errors(client):
+    own = ca_instance(client)
+    run = {"RegionId": REGION, "Type": "RunShellScript", "CommandContent": "echo hi"}
+    cases = [
+        ("RunCommand", dict(run, Type="Nope", InstanceId=[own]), "InvalidCmdType.NotFound"),
+        ("RunCommand", run, "MissingParam.InstanceId"),
+        ("RunCommand", dict(run, InstanceId=["i-sdkother01"]), "InvalidInstance.NotFound"),
+        ("InvokeCommand", {"RegionId": REGION, "CommandId": "c-sdknosuchcmd001",
+                           "InstanceId": [own]}, "InvalidCmdId.NotFound"),
+        ("StopInvocation", {"RegionId": REGION, "InvokeId": "t-sdknosuchrun001"},
+         "InvalidInvokeId.NotFound"),
+    ]
+    for action, params, code in cases:
+        expect_ca_error(client, call_action_error(client, action, params), code)
+    # Describe* filters match nothing for an unknown id; only StopInvocation refuses it.
+    expect_eq(invocation_results(client, InvokeId="t-sdknosuchrun001"), [],
+              "DescribeInvocationResults of an unknown InvokeId")
+
+
+# --------------------------------------------------------------------------------------------
 # The control plane: fault injection and the request journal
 
 
@@ -899,6 +1277,14 @@ def run_client(client, admin, results):
     if isinstance(client, TeaClient):
         checks.append(("fault/Throttling.User_auto_retry",
                        lambda: check_throttling_auto_retry(client, admin)))
+    # In this order: the status check counts the runs of the client's instance while none is on
+    # its way (the install run has ended; the invoked command has not started yet).
+    checks += [
+        ("ca/run_install_poll_list", lambda: check_ca_run_install(client)),
+        ("ca/cloud_assistant_status", lambda: check_ca_status(client)),
+        ("ca/create_invoke_describe_delete", lambda: check_ca_create_invoke(client)),
+        ("ca/errors", lambda: check_ca_errors(client)),
+    ]
     for name, check in checks:
         try:
             check()
