@@ -61,7 +61,8 @@ fn main() -> ExitCode {
 }
 
 fn serve(args: ServeArgs) -> ExitCode {
-    init_logging(args.log_format);
+    // Kept until `serve` returns, so that the last lines (the shutdown) are written.
+    let _logging = init_logging(args.log_format);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -192,14 +193,22 @@ fn open_data(args: &ServeArgs) -> Option<(Store, Box<dyn Durable>, SeedOrigin)> 
 }
 
 /// Logs to stdout; RUST_LOG sets levels (default info). The ready line is always shown.
-fn init_logging(format: LogFormat) {
+///
+/// Lines are handed to a writer thread (tracing-appender's non-blocking writer), so a request
+/// never waits for the terminal or a pipe; the returned guard flushes what is queued when the
+/// emulator stops. If the reader falls more than 128,000 lines behind, new lines are dropped
+/// rather than stalling requests (the writer reports how many).
+fn init_logging(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
     let directives = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_owned());
     let filter = EnvFilter::new(format!("{directives},ecs_emulator::ready=info"));
+    let (writer, guard) = tracing_appender::non_blocking(io::stdout());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_writer(writer)
         .with_ansi(io::IsTerminal::is_terminal(&io::stdout()));
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
     }
+    guard
 }
