@@ -1,0 +1,85 @@
+//! One whole request through the router, without a socket: the hot path of the wire, the
+//! operation and the rendering, as `tower::ServiceExt::oneshot` on `app(state)`. Cases: a
+//! 10-record ListPluginStatus page in token mode (JSON and XML), an error answer, and a
+//! DescribeInvocations page, on a store of 40,000 plug-in records with the journal and the
+//! fault rules at their defaults.
+//!
+//! Run with `cargo bench --bench router` (add `-- --quick` for a short run).
+
+mod common;
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::Request;
+use axum::Router;
+use criterion::{criterion_group, criterion_main, Criterion};
+use ecs_emulator::{app, AppState};
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+use common::{build_store, instance_id, REGION};
+
+const INSTANCES: usize = 10_000;
+
+async fn get(app: &Router, query: &str) -> (u16, usize) {
+    let request = Request::get(format!("/?{query}"))
+        .body(Body::empty())
+        .unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status().as_u16();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (status, bytes.len())
+}
+
+fn benches(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let _inside = runtime.enter();
+    let app = app(AppState::new(build_store(INSTANCES)));
+    let common = format!("Version=2014-05-26&RegionId={REGION}");
+    let run = format!(
+        "Action=RunCommand&{common}&Type=RunShellScript&CommandContent=true&InstanceId.1={}",
+        instance_id(0)
+    );
+    assert_eq!(runtime.block_on(get(&app, &run)).0, 200);
+    let cases = [
+        (
+            "list_json_token_10",
+            format!("Action=ListPluginStatus&{common}&Format=JSON&Name=plugin-1&MaxResults=10"),
+            200,
+        ),
+        (
+            "list_xml_token_10",
+            format!("Action=ListPluginStatus&{common}&Format=XML&Name=plugin-1&MaxResults=10"),
+            200,
+        ),
+        (
+            "error_answer",
+            format!("Action=ListPluginStatus&{common}&Format=JSON&Name=no-such-plugin"),
+            404,
+        ),
+        (
+            "describe_invocations_10",
+            format!("Action=DescribeInvocations&{common}&Format=JSON&MaxResults=10"),
+            200,
+        ),
+    ];
+    let mut group = c.benchmark_group("router");
+    group.sample_size(30);
+    group.warm_up_time(Duration::from_millis(500));
+    group.measurement_time(Duration::from_secs(2));
+    for (label, query, status) in &cases {
+        assert_eq!(runtime.block_on(get(&app, query)).0, *status, "{label}");
+        group.bench_function(*label, |b| {
+            b.iter(|| runtime.block_on(get(&app, black_box(query))))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(router, benches);
+criterion_main!(router);
