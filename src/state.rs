@@ -343,17 +343,19 @@ impl AppState {
 
     /// Restores everything to how it started: the seed data (durably, as one change), no fault
     /// rules, an empty journal, real time.
-    pub async fn reset(&self) -> Result<(), WriteFailed> {
+    /// Answers the seed it restored.
+    pub async fn reset(&self) -> Result<Arc<Store>, WriteFailed> {
         let seed = self.seed().await?;
+        let restored = seed.clone();
         self.write(|draft| {
             draft
-                .apply(Change::Reset(seed))
+                .apply(Change::Reset(restored))
                 .map(drop)
                 .map_err(WriteFailed::from)
         })
         .await?;
         self.reset_session();
-        Ok(())
+        Ok(seed)
     }
 
     /// Empties what is not durable: the fault and command rules and the journal; real time

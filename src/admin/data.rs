@@ -53,23 +53,15 @@ pub async fn replace_state(State(state): State<AppState>, body: Body) -> AdminRe
     .await
     .map_err(|_| AdminError::invalid_json("body: could not be read"))??;
     let summary = fixture::summarize(&built);
-    let with = std::sync::Arc::new(built);
-    state
-        .write(|draft| apply(draft, Change::ReplaceAll(with)))
-        .await?;
+    state.replace_store(built).await?;
     Ok(Json(summary).into_response())
 }
 
 /// `POST /_emulator/reset`: the seed data (the start-up data, or what the state file was
 /// created from), no faults, an empty journal, real time.
 pub async fn reset(State(state): State<AppState>) -> AdminResult<Response> {
-    let seed = state.seed().await?;
-    let summary = fixture::summarize(&seed);
-    state
-        .write(|draft| apply(draft, Change::Reset(seed)))
-        .await?;
-    state.reset_session();
-    Ok(Json(summary).into_response())
+    let seed = state.reset().await?;
+    Ok(Json(fixture::summarize(&seed)).into_response())
 }
 
 /// The field a cross-record data error is about.

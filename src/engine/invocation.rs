@@ -286,60 +286,43 @@ impl Store {
             return Ok(());
         }
         let at = run.at;
+        let deadline = target.creation_time + Duration::seconds(DELIVERY_TIMEOUT_SECONDS);
         let agent = self
             .instance(&run.account, &target.instance_id)
-            .map(|(_, instance)| (instance.agent.clone(), instance.os));
-        let fits = |os| invocation.command_type.fits(os);
-        let timed_out = at >= target.creation_time + Duration::seconds(DELIVERY_TIMEOUT_SECONDS);
-        let outcome: Box<dyn FnOnce(&mut InvocationInstance)> = match agent {
-            Some((agent, os)) if agent.installed && agent.online => {
-                if fits(os) {
-                    let rule = rule.cloned();
-                    Box::new(move |r| {
-                        r.status = RunStatus::Running;
-                        r.start_time = Some(at);
-                        r.repeats = 1;
-                        r.rule = rule;
-                        r.update_time = at;
-                    })
-                } else {
-                    Box::new(move |r| {
-                        fail(
-                            r,
-                            RunStatus::Invalid,
-                            "CommandNotApplicable",
-                            "the command is not applicable",
-                            at,
-                        )
-                    })
-                }
-            }
-            _ if timed_out => Box::new(move |r| {
-                fail(
-                    r,
-                    RunStatus::Aborted,
-                    "DeliveryTimeout",
-                    "the command delivery has been timeout",
-                    at,
-                )
-            }),
-            Some((agent, _)) if agent.installed => {
-                let deadline = target.creation_time + Duration::seconds(DELIVERY_TIMEOUT_SECONDS);
-                Box::new(move |r| r.next_check = deadline)
-            }
-            _ => Box::new(move |r| {
-                fail(
-                    r,
-                    RunStatus::Aborted,
-                    "ClientNotRunning",
-                    "the aliyun service is not running on the instance",
-                    at,
-                )
-            }),
+            .map(|(_, instance)| (instance.agent.installed, instance.agent.online, instance.os));
+        let outcome = match agent {
+            Some((true, true, os)) if invocation.command_type.fits(os) => Looked::Runs,
+            Some((true, true, _)) => Looked::Ends(
+                RunStatus::Invalid,
+                "CommandNotApplicable",
+                "the command is not applicable",
+            ),
+            _ if at >= deadline => Looked::Ends(
+                RunStatus::Aborted,
+                "DeliveryTimeout",
+                "the command delivery has been timeout",
+            ),
+            Some((true, false, _)) => Looked::WaitsUntil(deadline),
+            _ => Looked::Ends(
+                RunStatus::Aborted,
+                "ClientNotRunning",
+                "the aliyun service is not running on the instance",
+            ),
         };
         let index = run.index;
         self.update_invocation(&run.account, &run.region, run.key, |invocation| {
-            outcome(&mut invocation.instances[index]);
+            let r = &mut invocation.instances[index];
+            match outcome {
+                Looked::Runs => {
+                    r.status = RunStatus::Running;
+                    r.start_time = Some(at);
+                    r.repeats = 1;
+                    r.rule = rule.cloned();
+                    r.update_time = at;
+                }
+                Looked::Ends(status, code, info) => fail(r, status, code, info, at),
+                Looked::WaitsUntil(deadline) => r.next_check = deadline,
+            }
         });
         Ok(())
     }
@@ -493,6 +476,16 @@ impl Store {
                 .insert((account.to_owned(), region.to_owned(), key));
         }
     }
+}
+
+/// What looking at a pending run decides.
+enum Looked {
+    /// It is delivered and starts running.
+    Runs,
+    /// It ends without running.
+    Ends(RunStatus, &'static str, &'static str),
+    /// It waits for its agent, at most until then.
+    WaitsUntil(DateTime<Utc>),
 }
 
 /// Ends a run that never ran.
