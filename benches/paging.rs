@@ -180,13 +180,8 @@ fn full_request(store: &Store, tokens: &TokenKey, query: &str, format: Format) -
         .expect("well-formed query");
     let request = ListPluginStatusRequest::parse(&params, store.default_account(), store, tokens)
         .expect("valid request");
-    let response = request
-        .execute(
-            store,
-            tokens,
-            "00000000-0000-4000-8000-000000000001".to_owned(),
-        )
-        .expect("answerable");
+    let page = request.list(store).expect("answerable");
+    let response = request.respond(&page, tokens, "00000000-0000-4000-8000-000000000001");
     encode(format, "ListPluginStatusResponse", &response).expect("encodable")
 }
 

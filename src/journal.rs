@@ -42,8 +42,7 @@ pub struct RecordedRequest {
     /// The action, or empty when the request did not name a known one.
     pub action: String,
     /// Query and form parameters as received, in order, secrets redacted.
-    #[serde(serialize_with = "ordered_map")]
-    pub params: Vec<(String, String)>,
+    pub params: RecordedParams,
     /// The HTTP status answered.
     pub status: u16,
     /// The error code answered, empty on success.
@@ -68,38 +67,94 @@ fn rfc3339_millis<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Er
     s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::Millis, true))
 }
 
-fn ordered_map<S: Serializer>(pairs: &[(String, String)], s: S) -> Result<S::Ok, S::Error> {
-    let mut map = s.serialize_map(Some(pairs.len()))?;
-    for (k, v) in pairs {
-        map.serialize_entry(k, v)?;
+/// The parameters of one recorded request, kept in one buffer: a request's parameters cost
+/// the journal two allocations, not two per parameter.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecordedParams {
+    /// Every name and value, one after the other.
+    text: String,
+    /// Where each name ends and where its value ends, in `text`.
+    ends: Vec<(usize, usize)>,
+}
+
+impl RecordedParams {
+    /// Every (name, value), in the order received.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        let mut start = 0;
+        self.ends.iter().map(move |&(name_end, value_end)| {
+            let pair = (&self.text[start..name_end], &self.text[name_end..value_end]);
+            start = value_end;
+            pair
+        })
     }
-    map.end()
+
+    /// The number of parameters.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// True when there are none.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Adds one parameter as the journal keeps it: see [`redact`].
+    pub fn push(&mut self, name: &str, value: &str) {
+        let value = if is_secret(name) { REDACTED } else { value };
+        push_cut(&mut self.text, name, MAX_NAME_BYTES);
+        let name_end = self.text.len();
+        push_cut(&mut self.text, value, MAX_VALUE_BYTES);
+        self.ends.push((name_end, self.text.len()));
+    }
+}
+
+impl Serialize for RecordedParams {
+    /// A JSON object, in the order received.
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.len()))?;
+        for (k, v) in self.iter() {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
 }
 
 /// True for a parameter whose value must never be shown: the signature, secrets, security
 /// tokens, passwords.
 pub fn is_secret(name: &str) -> bool {
-    let lower = name.to_ascii_lowercase();
-    lower == "signature"
-        || lower.contains("secret")
-        || lower.contains("securitytoken")
-        || lower.contains("security_token")
-        || lower.contains("password")
+    let contains = |needle: &str| {
+        name.as_bytes()
+            .windows(needle.len())
+            .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+    };
+    name.eq_ignore_ascii_case("signature")
+        || contains("secret")
+        || contains("securitytoken")
+        || contains("security_token")
+        || contains("password")
 }
 
 /// Parameters as the journal keeps them: secret values replaced by [`REDACTED`] (decided on
 /// the whole name), names over [`MAX_NAME_BYTES`] and values over [`MAX_VALUE_BYTES`] cut.
-pub fn redact<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Vec<(String, String)> {
-    pairs
-        .into_iter()
-        .map(|(k, v)| {
-            let value = if is_secret(k) { REDACTED } else { v };
-            (
-                keep_cut(k, MAX_NAME_BYTES),
-                keep_cut(value, MAX_VALUE_BYTES),
-            )
-        })
-        .collect()
+pub fn redact<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> RecordedParams {
+    let pairs = pairs.into_iter();
+    let mut params = RecordedParams {
+        text: String::with_capacity(256),
+        ends: Vec::with_capacity(pairs.size_hint().0),
+    };
+    for (name, value) in pairs {
+        params.push(name, value);
+    }
+    params
+}
+
+/// Appends [`keep_cut`]`(text, limit)` to `out`.
+fn push_cut(out: &mut String, text: &str, limit: usize) {
+    if text.len() <= limit {
+        out.push_str(text);
+    } else {
+        out.push_str(&keep_cut(text, limit));
+    }
 }
 
 /// `text` whole if it has at most `limit` bytes, else its first `limit` bytes (back to a
@@ -216,7 +271,7 @@ mod tests {
             time: DateTime::UNIX_EPOCH,
             method: "GET".into(),
             action: action.into(),
-            params: vec![],
+            params: RecordedParams::default(),
             status: if code.is_empty() { 200 } else { 400 },
             code: code.into(),
         }
@@ -293,7 +348,7 @@ mod tests {
             ("AccessKeyId", "LTAI"),
         ];
         let got = redact(pairs);
-        let values: Vec<&str> = got.iter().map(|(_, v)| v.as_str()).collect();
+        let values: Vec<&str> = got.iter().map(|(_, v)| v).collect();
         assert_eq!(values, [REDACTED, REDACTED, REDACTED, "n", "LTAI"]);
     }
 
@@ -301,20 +356,21 @@ mod tests {
     fn long_values_and_names_are_kept_cut_with_a_marker_and_secrets_stay_redacted() {
         let long = "é".repeat(10_000);
         let long_name = format!("{}Password", "N".repeat(1_000));
-        let got = redact([
+        let kept = redact([
             ("Name", long.as_str()),
             (long_name.as_str(), "hunter2"),
             ("Short", "kept"),
         ]);
+        let got: Vec<(&str, &str)> = kept.iter().collect();
         let (name, value) = &got[0];
-        assert_eq!(name, "Name");
+        assert_eq!(*name, "Name");
         assert!(value.ends_with("…[cut: 20000 bytes in all]"), "{value}");
         assert!(value.len() <= MAX_VALUE_BYTES + 32);
         assert!(value.starts_with(&"é".repeat(100)));
         let (name, value) = &got[1];
         assert!(name.ends_with("…[cut: 1008 bytes in all]"), "{name}");
-        assert_eq!(value, REDACTED);
-        assert_eq!(got[2], ("Short".to_owned(), "kept".to_owned()));
+        assert_eq!(*value, REDACTED);
+        assert_eq!(got[2], ("Short", "kept"));
     }
 
     #[test]
@@ -324,8 +380,9 @@ mod tests {
         for n in 0..200 {
             let mut big = request(n, "A", "");
             big.params = redact([("Name", "x".repeat(900_000).as_str())]);
-            big.params
-                .extend((0..5).map(|i| (format!("P{i}"), "y".repeat(4_000))));
+            for i in 0..5 {
+                big.params.push(&format!("P{i}"), &"y".repeat(4_000));
+            }
             journal.record(big);
             assert!(journal.bytes() <= max_bytes, "{} bytes", journal.bytes());
         }

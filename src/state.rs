@@ -91,12 +91,31 @@ pub trait RequestIds: Send + Sync + 'static {
 }
 
 /// Random version-4 UUIDs, as the real service sends.
+///
+/// The random bits come from a ChaCha generator per thread, seeded once from the operating
+/// system: asking the OS for every id would cost a system call per request.
 #[derive(Debug, Default)]
 pub struct RandomRequestIds;
 
+thread_local! {
+    static REQUEST_ID_BITS: std::cell::RefCell<rand_chacha::ChaCha12Rng> = {
+        use rand::SeedableRng;
+        // Two OS-random version-4 UUIDs: 244 random bits of seed.
+        let mut seed = [0u8; 32];
+        seed[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+        seed[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+        std::cell::RefCell::new(rand_chacha::ChaCha12Rng::from_seed(seed))
+    };
+}
+
 impl RequestIds for RandomRequestIds {
     fn next_id(&self) -> String {
-        uuid::Uuid::new_v4().to_string().to_uppercase()
+        use rand::RngCore;
+        let mut bytes = [0u8; 16];
+        REQUEST_ID_BITS.with(|rng| rng.borrow_mut().fill_bytes(&mut bytes));
+        let id = uuid::Builder::from_random_bytes(bytes).into_uuid();
+        let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+        id.hyphenated().encode_upper(&mut text).to_owned()
     }
 }
 

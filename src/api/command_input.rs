@@ -68,7 +68,7 @@ pub fn command_type(value: &str) -> Result<CommandType, ApiError> {
 /// value): undecodable Base64 is `CmdContent.DecodeError`; content whose Base64 alone is over
 /// the limit is `CmdContent.ExceedLimit`.
 pub fn content(
-    params: &Params,
+    params: &Params<'_>,
     raw: &str,
     default: parse::ContentEncoding,
 ) -> Result<Vec<u8>, ApiError> {
@@ -92,7 +92,7 @@ pub fn fits_content_limit(content_len: usize, parameters: Option<&ParameterValue
 
 /// An optional text of at most `max_chars` characters, else `too_long`.
 pub fn limited_text(
-    params: &Params,
+    params: &Params<'_>,
     key: &str,
     max_chars: usize,
     too_long: ApiError,
@@ -105,7 +105,7 @@ pub fn limited_text(
 
 /// `Timeout`: seconds from 10 to 86,400. Above: `InvalidTimeout.ExceedLimit`; below, or not a
 /// decimal integer: `InvalidParameter`.
-pub fn timeout(params: &Params) -> Result<Option<u64>, ApiError> {
+pub fn timeout(params: &Params<'_>) -> Result<Option<u64>, ApiError> {
     let Some(seconds) = parse::integer(params, "Timeout")? else {
         return Ok(None);
     };
@@ -310,7 +310,7 @@ impl ParameterValues {
     /// 10 keys (`ParameterCount.ExceedLimit`), a key over 64 characters
     /// (`ParameterKey.ExceedLimit`), an array, object or null value
     /// (`ParameterType.NotSupported`). Numbers and booleans stand for their JSON text.
-    pub fn parse(params: &Params) -> Result<Option<Self>, ApiError> {
+    pub fn parse(params: &Params<'_>) -> Result<Option<Self>, ApiError> {
         let Some(text) = params.get("Parameters") else {
             return Ok(None);
         };
@@ -440,7 +440,7 @@ pub enum RepeatMode {
 /// `RepeatMode` (exact spelling): `Once` (default) or `DryRun`; the scheduled modes `Period`,
 /// `NextRebootOnly` and `EveryReboot` are refused, not faked (`Operation.Forbidden`); any other
 /// value is `InvalidRepeatMode.NotFound`.
-pub fn repeat_mode(params: &Params) -> Result<RepeatMode, ApiError> {
+pub fn repeat_mode(params: &Params<'_>) -> Result<RepeatMode, ApiError> {
     match params.get("RepeatMode") {
         None | Some("Once") => Ok(RepeatMode::Once),
         Some("DryRun") => Ok(RepeatMode::DryRun),
@@ -451,7 +451,7 @@ pub fn repeat_mode(params: &Params) -> Result<RepeatMode, ApiError> {
 
 /// `Frequency`: any value schedules the run (the SDK: it makes the mode `Period`), which is
 /// refused, not faked (`Operation.Forbidden`).
-pub fn frequency(params: &Params) -> Result<(), ApiError> {
+pub fn frequency(params: &Params<'_>) -> Result<(), ApiError> {
     match params.get("Frequency") {
         Some(_) => Err(ApiError::OperationForbidden),
         None => Ok(()),
@@ -460,7 +460,7 @@ pub fn frequency(params: &Params) -> Result<(), ApiError> {
 
 /// Whether `ResourceTag.N.Key` or `ResourceTag.N.Value` is given with a value: instances are
 /// chosen by their tags, and instances have none here.
-pub fn resource_tags_given(params: &Params) -> bool {
+pub fn resource_tags_given(params: &Params<'_>) -> bool {
     params
         .iter()
         .any(|(key, value)| key.starts_with("ResourceTag.") && !value.is_empty())
@@ -475,7 +475,7 @@ pub fn check_resource_tags(resource_tags: bool, instance_ids: &[String]) -> Resu
 }
 
 /// `Tag.N.Key`/`Tag.N.Value` as the engine keeps them.
-pub fn tags(params: &Params) -> Result<Vec<Tag>, ApiError> {
+pub fn tags(params: &Params<'_>) -> Result<Vec<Tag>, ApiError> {
     Ok(parse::tags(params)?
         .into_iter()
         .map(|tag| (tag.key, tag.value))
@@ -485,7 +485,7 @@ pub fn tags(params: &Params) -> Result<Vec<Tag>, ApiError> {
 // ---- stored and echoed ----
 
 /// `Launcher`: at most 1 KB (`InvalidLauncher.LengthLimitExceeded`).
-pub fn launcher(params: &Params) -> Result<Option<String>, ApiError> {
+pub fn launcher(params: &Params<'_>) -> Result<Option<String>, ApiError> {
     match params.get("Launcher") {
         Some(value) if value.len() > MAX_LAUNCHER_BYTES => Err(ApiError::LauncherExceedLimit),
         value => Ok(value.map(str::to_owned)),
@@ -521,7 +521,7 @@ impl Echoed {
     /// Reads them in SPEC 9.1's order; `Launcher` over 1 KB, a `TerminationMode` other than
     /// `Process` or `ProcessTree` (`InvalidTerminationMode.NotFound`) and a `Timed` that is no
     /// boolean are refused.
-    pub fn parse(params: &Params) -> Result<Self, ApiError> {
+    pub fn parse(params: &Params<'_>) -> Result<Self, ApiError> {
         let text = |key: &str| params.get(key).map(str::to_owned);
         let container_id = text("ContainerId");
         let container_name = text("ContainerName");
@@ -570,7 +570,7 @@ const NOT_FINGERPRINTED: &[&str] = &[
 
 /// What a repeat of a `ClientToken` must match: the SHA-256 (hex) of the request's own
 /// parameters with a value, sorted by key, as JSON pairs. A retry signed anew matches.
-pub fn fingerprint(params: &Params) -> String {
+pub fn fingerprint(params: &Params<'_>) -> String {
     let own: BTreeMap<&str, &str> = params
         .iter()
         .filter(|(key, value)| !value.is_empty() && !NOT_FINGERPRINTED.contains(key))
@@ -733,7 +733,7 @@ mod tests {
     use base64::engine::general_purpose::STANDARD;
     use base64::Engine as _;
 
-    fn params(query: &str) -> Params {
+    fn params(query: &str) -> Params<'_> {
         Decoded::new(query.as_bytes(), None).into_params().unwrap()
     }
 

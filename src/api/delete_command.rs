@@ -23,7 +23,7 @@ pub struct DeleteCommandRequest {
 
 impl DeleteCommandRequest {
     /// Reads and validates the request against `store`, existence included.
-    pub fn parse(params: &Params, account: &str, store: &Store) -> Result<Self, ApiError> {
+    pub fn parse(params: &Params<'_>, account: &str, store: &Store) -> Result<Self, ApiError> {
         let region_id = parse::region_id(params, store, ApiError::CloudAssistantRegionNotFound)?;
         let command_id = parse::required(params, "CommandId")?;
         let kept = store

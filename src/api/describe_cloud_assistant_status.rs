@@ -51,7 +51,7 @@ impl DescribeCloudAssistantStatusRequest {
     /// Reads and validates the request; `store` answers which regions exist, `tokens` opens a
     /// NextToken for the caller's scope.
     pub fn parse(
-        params: &Params,
+        params: &Params<'_>,
         account: &str,
         store: &Store,
         tokens: &TokenKey,

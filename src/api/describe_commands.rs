@@ -93,7 +93,7 @@ pub struct DescribeCommandsRequest {
 impl DescribeCommandsRequest {
     /// Reads and validates the request; `tokens` opens a NextToken for the caller's scope.
     pub fn parse(
-        params: &Params,
+        params: &Params<'_>,
         account: &str,
         store: &Store,
         tokens: &crate::api::next_token::TokenKey,

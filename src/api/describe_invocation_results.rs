@@ -50,7 +50,7 @@ type Run<'s> = (&'s Invocation, &'s InvocationInstance);
 impl DescribeInvocationResultsRequest {
     /// Reads and validates the request; `tokens` opens a NextToken for the caller's scope.
     pub fn parse(
-        params: &Params,
+        params: &Params<'_>,
         account: &str,
         store: &Store,
         tokens: &TokenKey,

@@ -61,7 +61,7 @@ pub struct DescribeInvocationsRequest {
 impl DescribeInvocationsRequest {
     /// Reads and validates the request; `tokens` opens a NextToken for the caller's scope.
     pub fn parse(
-        params: &Params,
+        params: &Params<'_>,
         account: &str,
         store: &Store,
         tokens: &TokenKey,

@@ -30,7 +30,7 @@ pub struct InstallCloudAssistantRequest {
 
 impl InstallCloudAssistantRequest {
     /// Reads and validates the request against `store`, existence included.
-    pub fn parse(params: &Params, account: &str, store: &Store) -> Result<Self, ApiError> {
+    pub fn parse(params: &Params<'_>, account: &str, store: &Store) -> Result<Self, ApiError> {
         let region_id = parse::region_id(params, store, ApiError::CloudAssistantRegionNotFound)?;
         INSTANCE_IDS.check_present(params)?;
         let instance_ids = INSTANCE_IDS.parse(params)?;
@@ -63,7 +63,7 @@ impl InstallCloudAssistantRequest {
 /// Validates and carries out the request in one write, durable before it is answered.
 pub async fn execute(
     state: &AppState,
-    params: &Params,
+    params: &Params<'_>,
     account: &str,
     request_id: String,
 ) -> Result<InstallCloudAssistantResponse, ApiError> {

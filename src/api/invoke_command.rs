@@ -57,7 +57,7 @@ pub struct InvokeCommandRequest {
 impl InvokeCommandRequest {
     /// Reads and validates the request: SPEC 9.1 steps 1 to 3. `store` answers which regions
     /// exist.
-    pub fn parse(params: &Params, store: &Store) -> Result<Self, ApiError> {
+    pub fn parse(params: &Params<'_>, store: &Store) -> Result<Self, ApiError> {
         // (1) the region.
         let region_id =
             parse::region_id(params, store, ApiError::CloudAssistantRegionNotFound)?.to_owned();

@@ -5,6 +5,7 @@
 
 use serde::Serialize;
 
+use super::describe::WireTime;
 use super::next_token::{TokenKey, TokenScope};
 use super::paging::{Limit, Paging, PagingErrors, PagingRules};
 use super::parse::{self, InstanceIdList};
@@ -59,7 +60,7 @@ impl ListPluginStatusRequest {
     /// Reads and validates the request. `store` answers which regions exist; `tokens` opens a
     /// NextToken for the caller's scope.
     pub fn parse(
-        params: &Params,
+        params: &Params<'_>,
         account: &str,
         store: &Store,
         tokens: &TokenKey,
@@ -114,50 +115,60 @@ impl ListPluginStatusRequest {
         }
     }
 
-    /// Answers the request from `store`.
-    pub fn execute(
-        &self,
-        store: &Store,
-        tokens: &TokenKey,
-        request_id: String,
-    ) -> Result<ListPluginStatusResponse, ApiError> {
-        let selection = self.selection();
+    /// Lists the request's page from `store`.
+    pub fn list(&self, store: &Store) -> Result<ListedPage, ApiError> {
         let (start, limit) = self.paging.window();
-        let page = store
-            .list(&self.account, &self.region_id, selection, start, limit)
+        store
+            .list(
+                &self.account,
+                &self.region_id,
+                self.selection(),
+                start,
+                limit,
+            )
             .map_err(|e| match e {
                 ListError::InstanceNotFound(_) => ApiError::InstanceNotFound,
                 ListError::PluginNameNotFound(_) => ApiError::PluginNameNotFound,
                 ListError::CursorOutsideSelection(_) => ApiError::InvalidNextToken,
-            })?;
+            })
+    }
+
+    /// The answer showing `page`: it borrows the page's text, so nothing is copied before
+    /// it is encoded.
+    pub fn respond<'p>(
+        &self,
+        page: &'p ListedPage,
+        tokens: &TokenKey,
+        request_id: &'p str,
+    ) -> ListPluginStatusResponse<'p> {
         let resume_after = match page.records.last() {
-            Some(last) if page.more => Some(last.cursor_key(&selection)),
+            Some(last) if page.more => Some(last.cursor_key(&self.selection())),
             _ => None,
         };
         let fields = self
             .paging
             .answer(page.total, resume_after, tokens, &self.scope());
-        Ok(ListPluginStatusResponse {
+        ListPluginStatusResponse {
             page_size: fields.page_size,
             request_id,
             page_number: fields.page_number,
             total_count: fields.total_count,
             next_token: fields.next_token,
             instance_plugin_status_set: group_by_instance(page),
-        })
+        }
     }
 }
 
-fn group_by_instance(page: ListedPage) -> InstancePluginStatusSet {
-    let mut entries: Vec<InstancePluginStatus> = Vec::new();
-    for listed in page.records {
-        let item = PluginStatusItem::from_record(listed.plugin_name, listed.record.as_ref());
+fn group_by_instance(page: &ListedPage) -> InstancePluginStatusSet<'_> {
+    let mut entries: Vec<InstancePluginStatus<'_>> = Vec::new();
+    for listed in &page.records {
+        let item = PluginStatusItem::from_record(&listed.plugin_name, listed.record.as_ref());
         match entries.last_mut() {
             Some(entry) if entry.instance_id == listed.instance_id => {
                 entry.plugin_status_set.plugin_status.push(item)
             }
             _ => entries.push(InstancePluginStatus {
-                instance_id: listed.instance_id,
+                instance_id: &listed.instance_id,
                 plugin_status_set: PluginStatusSet {
                     plugin_status: vec![item],
                 },
@@ -172,12 +183,12 @@ fn group_by_instance(page: ListedPage) -> InstancePluginStatusSet {
 /// The response body. Field order is the vendor sample's; absent fields are left out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct ListPluginStatusResponse {
+pub struct ListPluginStatusResponse<'a> {
     /// Page mode only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub page_size: Option<u64>,
     /// The request id.
-    pub request_id: String,
+    pub request_id: &'a str,
     /// Page mode only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub page_number: Option<u64>,
@@ -187,72 +198,66 @@ pub struct ListPluginStatusResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_token: Option<String>,
     /// The page, grouped by instance.
-    pub instance_plugin_status_set: InstancePluginStatusSet,
+    pub instance_plugin_status_set: InstancePluginStatusSet<'a>,
 }
 
 /// `InstancePluginStatusSet: {InstancePluginStatus: [...]}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct InstancePluginStatusSet {
+pub struct InstancePluginStatusSet<'a> {
     /// One entry per instance on the page, in record order.
-    pub instance_plugin_status: Vec<InstancePluginStatus>,
+    pub instance_plugin_status: Vec<InstancePluginStatus<'a>>,
 }
 
 /// One instance's records on the page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct InstancePluginStatus {
+pub struct InstancePluginStatus<'a> {
     /// The instance.
-    pub instance_id: String,
+    pub instance_id: &'a str,
     /// Its plug-ins on this page.
-    pub plugin_status_set: PluginStatusSet,
+    pub plugin_status_set: PluginStatusSet<'a>,
 }
 
 /// `PluginStatusSet: {PluginStatus: [...]}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct PluginStatusSet {
+pub struct PluginStatusSet<'a> {
     /// The plug-ins.
-    pub plugin_status: Vec<PluginStatusItem>,
+    pub plugin_status: Vec<PluginStatusItem<'a>>,
 }
 
 /// One plug-in record on the wire.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct PluginStatusItem {
+pub struct PluginStatusItem<'a> {
     /// Empty when not installed.
-    pub plugin_version: String,
+    pub plugin_version: &'a str,
     /// The name.
-    pub plugin_name: String,
+    pub plugin_name: &'a str,
     /// `YYYY-MM-DDThh:mm:ssZ`, empty before the first heartbeat.
-    pub first_heartbeat_time: String,
+    pub first_heartbeat_time: WireTime,
     /// `YYYY-MM-DDThh:mm:ssZ`, empty before the first heartbeat.
-    pub last_heartbeat_time: String,
+    pub last_heartbeat_time: WireTime,
     /// One of the seven statuses.
     pub plugin_status: &'static str,
 }
 
-impl PluginStatusItem {
-    fn from_record(name: String, record: Option<&PluginRecord>) -> Self {
-        // `YYYY-MM-DDThh:mm:ssZ`; RFC 3339 with seconds and `Z` is that, and formats faster
-        // than a strftime pattern.
-        let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
-            t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-                .unwrap_or_default()
-        };
+impl<'a> PluginStatusItem<'a> {
+    fn from_record(name: &'a str, record: Option<&'a PluginRecord>) -> Self {
         match record {
             Some(r) => Self {
-                plugin_version: r.version.clone(),
+                plugin_version: &r.version,
                 plugin_name: name,
-                first_heartbeat_time: time(r.first_heartbeat),
-                last_heartbeat_time: time(r.last_heartbeat),
+                first_heartbeat_time: WireTime(r.first_heartbeat),
+                last_heartbeat_time: WireTime(r.last_heartbeat),
                 plugin_status: r.status.as_str(),
             },
             None => Self {
-                plugin_version: String::new(),
+                plugin_version: "",
                 plugin_name: name,
-                first_heartbeat_time: String::new(),
-                last_heartbeat_time: String::new(),
+                first_heartbeat_time: WireTime(None),
+                last_heartbeat_time: WireTime(None),
                 plugin_status: crate::engine::PluginStatus::NotInstalled.as_str(),
             },
         }

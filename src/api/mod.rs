@@ -143,7 +143,7 @@ impl Operation {
 pub async fn dispatch(
     state: &AppState,
     operation: Operation,
-    params: &Params,
+    params: &Params<'_>,
     account: String,
     reply: &ReplyTo,
 ) -> Result<Response, ApiError> {
@@ -151,13 +151,14 @@ pub async fn dispatch(
     state.catch_up().await?;
     match operation {
         Operation::ListPluginStatus => {
-            // The page comes from one snapshot; it is encoded after the snapshot is let go.
-            let body = state.read(|store| {
+            // The page is encoded straight from one snapshot of the data.
+            state.read(|store| {
                 let request =
                     ListPluginStatusRequest::parse(params, &account, store, state.tokens())?;
-                request.execute(store, state.tokens(), reply.request_id.clone())
-            })?;
-            Ok(reply.success(operation.response_root(), &body))
+                let page = request.list(store)?;
+                let body = request.respond(&page, state.tokens(), &reply.request_id);
+                Ok(reply.success(operation.response_root(), &body))
+            })
         }
         Operation::DescribeCloudAssistantStatus => {
             let now = state.now();

@@ -103,7 +103,7 @@ impl Paging {
     /// `NextToken`, which must have been issued by `tokens` for `scope`; in page mode
     /// `PageNumber` then `PageSize`.
     pub fn parse(
-        params: &Params,
+        params: &Params<'_>,
         rules: &PagingRules,
         tokens: &TokenKey,
         scope: &impl Scope,
@@ -307,7 +307,12 @@ mod tests {
 
     #[test]
     fn cloud_assistant_rules_answer_section_9_codes() {
-        let params = |query: &str| Decoded::new(query.as_bytes(), None).into_params().unwrap();
+        let params = |query: &str| {
+            Decoded::new(query.as_bytes(), None)
+                .into_params()
+                .unwrap()
+                .into_owned()
+        };
         let refused = |query: &str| {
             Paging::parse(&params(query), &CLOUD_ASSISTANT, &key(), &SCOPE)
                 .unwrap_err()

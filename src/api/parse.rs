@@ -58,7 +58,7 @@ impl InstanceIdList {
     /// SPEC 9.1 step 2, before any parameter's shape is checked: when ids are required and no
     /// `InstanceId` parameter has a value, `MissingParam.InstanceId`. Malformed ones count as
     /// given here; [`Self::parse`] refuses them at step 3.
-    pub fn check_present(&self, params: &Params) -> Result<(), ApiError> {
+    pub fn check_present(&self, params: &Params<'_>) -> Result<(), ApiError> {
         let given = params.iter().any(|(key, value)| {
             let instance_key = key == "InstanceId" || key.starts_with("InstanceId.");
             instance_key && !value.is_empty()
@@ -74,7 +74,7 @@ impl InstanceIdList {
     /// at once, before any count is checked; then an N over the limit is `too_many`; then no
     /// id at all, when one is required, is `MissingParam.InstanceId`. Empty values count as
     /// absent. Other parameters that start with `InstanceId` (e.g. `InstanceIds`) are not read.
-    pub fn parse(&self, params: &Params) -> Result<Vec<String>, ApiError> {
+    pub fn parse(&self, params: &Params<'_>) -> Result<Vec<String>, ApiError> {
         let mut numbered = Vec::new();
         let mut exceeds = false;
         for (key, value) in params.iter() {
@@ -136,7 +136,7 @@ fn canonical_index(n: &str) -> Option<Option<u64>> {
 }
 
 /// A boolean: `true` or `false` in any case; absent is `None`.
-pub fn boolean(params: &Params, key: &str) -> Result<Option<bool>, ApiError> {
+pub fn boolean(params: &Params<'_>, key: &str) -> Result<Option<bool>, ApiError> {
     let Some(value) = params.get(key) else {
         return Ok(None);
     };
@@ -154,7 +154,7 @@ pub fn boolean(params: &Params, key: &str) -> Result<Option<bool>, ApiError> {
 
 /// A decimal integer (optional `-`, then digits) that fits 64 bits; absent is `None`. Ranges
 /// are the operation's to check, as their errors differ.
-pub fn integer(params: &Params, key: &str) -> Result<Option<i64>, ApiError> {
+pub fn integer(params: &Params<'_>, key: &str) -> Result<Option<i64>, ApiError> {
     let Some(value) = params.get(key) else {
         return Ok(None);
     };
@@ -180,7 +180,7 @@ pub const MAX_CLIENT_TOKEN_CHARS: usize = 64;
 
 /// `ClientToken`: 1 to 64 printable ASCII characters (space to `~`), else
 /// `InvalidClientToken.Malformed`; absent is `None`.
-pub fn client_token(params: &Params) -> Result<Option<&str>, ApiError> {
+pub fn client_token<'p>(params: &'p Params<'_>) -> Result<Option<&'p str>, ApiError> {
     let Some(token) = params.get("ClientToken") else {
         return Ok(None);
     };
@@ -208,7 +208,7 @@ pub struct Tag {
 /// one (`Duplicate.TagKey`). A tag is given when its `Key` is received, even empty (an empty
 /// key is refused, not ignored), or its `Value` is not empty (decision). Other `Tag.N.*`
 /// parameters are not read.
-pub fn tags(params: &Params) -> Result<Vec<Tag>, ApiError> {
+pub fn tags(params: &Params<'_>) -> Result<Vec<Tag>, ApiError> {
     let mut given: std::collections::BTreeMap<u64, (Option<&str>, &str)> = Default::default();
     let mut exceeds = false;
     for (key, value) in params.iter() {
@@ -271,7 +271,7 @@ impl ContentEncoding {
     /// `ContentEncoding`: `PlainText` or `Base64` in any case; absent or any other value is
     /// `default` (SPEC 9.1, 9.2: PlainText for RunCommand, Base64 for CreateCommand and the
     /// Describe* answers).
-    pub fn parse(params: &Params, default: Self) -> Self {
+    pub fn parse(params: &Params<'_>, default: Self) -> Self {
         match params.get("ContentEncoding") {
             Some(v) if v.eq_ignore_ascii_case("PlainText") => Self::PlainText,
             Some(v) if v.eq_ignore_ascii_case("Base64") => Self::Base64,
@@ -318,8 +318,11 @@ mod tests {
     use super::*;
     use crate::rpc::params::Decoded;
 
-    fn params(query: &str) -> Params {
-        Decoded::new(query.as_bytes(), None).into_params().unwrap()
+    fn params(query: &str) -> Params<'static> {
+        Decoded::new(query.as_bytes(), None)
+            .into_params()
+            .unwrap()
+            .into_owned()
     }
 
     fn code(result: Result<impl std::fmt::Debug, ApiError>) -> String {

@@ -31,7 +31,7 @@ pub struct StopInvocationRequest {
 
 impl StopInvocationRequest {
     /// Reads and validates the request against `store`, existence included.
-    pub fn parse(params: &Params, account: &str, store: &Store) -> Result<Self, ApiError> {
+    pub fn parse(params: &Params<'_>, account: &str, store: &Store) -> Result<Self, ApiError> {
         let region_id = parse::region_id(params, store, ApiError::CloudAssistantRegionNotFound)?;
         let invoke_id = parse::required(params, "InvokeId")?;
         let instance_ids = INSTANCE_IDS.parse(params)?;

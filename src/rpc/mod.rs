@@ -98,19 +98,16 @@ pub async fn handle(State(state): State<AppState>, request: Request) -> Response
     // When the request is accepted this is the operation resolved below.
     let operation = action_name(decoded.lossy("Action"), &parts.headers).and_then(Operation::parse);
     let style = Style::of(&parts.headers, &decoded);
+    // `Some(None)`: a `Format` the emulator does not know, refused below and answered in JSON.
     let requested_format = decoded
         .lossy("Format")
         .filter(|f| !f.is_empty())
-        .map(str::to_owned);
+        .map(Format::parse);
     let reply = ReplyTo {
         request_id: state.next_request_id(),
         host: header_str(&parts.headers, header::HOST.as_str())
             .map_or_else(|| DEFAULT_HOST.to_owned(), crate::text::echo),
-        format: requested_format
-            .as_deref()
-            .map_or(style.default_format(), |f| {
-                Format::parse(f).unwrap_or(Format::Json)
-            }),
+        format: requested_format.map_or(style.default_format(), |f| f.unwrap_or(Format::Json)),
     };
 
     let outcome = (|| {
@@ -130,10 +127,7 @@ pub async fn handle(State(state): State<AppState>, request: Request) -> Response
         let params = decoded.into_params()?;
         let operation = resolve_operation(&params, &parts.headers)?;
         check_version(&params, &parts.headers)?;
-        if requested_format
-            .as_deref()
-            .is_some_and(|f| Format::parse(f).is_none())
-        {
+        if requested_format == Some(None) {
             return Err(ApiError::InvalidFormat);
         }
         let verified_account = match state.signature_mode() {
@@ -207,7 +201,7 @@ pub async fn handle(State(state): State<AppState>, request: Request) -> Response
 pub const RETRY_AFTER_HEADER: &str = "x-acs-retry-after";
 
 /// What the fault rules match on.
-fn fault_target(operation: Operation, params: &Params) -> Target<'_> {
+fn fault_target<'p>(operation: Operation, params: &'p Params<'_>) -> Target<'p> {
     Target {
         action: operation.name(),
         region: params.get("RegionId"),
@@ -224,7 +218,7 @@ fn verify_signature(
     state: &AppState,
     parts: &Parts,
     query: &[u8],
-    params: &Params,
+    params: &Params<'_>,
     body: &[u8],
 ) -> Result<String, ApiError> {
     // The query alone was already decoded as part of `params`; this cannot fail.
@@ -249,7 +243,11 @@ fn verify_signature(
 
 /// The caller's account when signatures are not checked: the owner of the access key if the
 /// data knows it, else the default.
-fn caller_account(store: &crate::engine::Store, params: &Params, headers: &HeaderMap) -> String {
+fn caller_account(
+    store: &crate::engine::Store,
+    params: &Params<'_>,
+    headers: &HeaderMap,
+) -> String {
     let key_id = params.get("AccessKeyId").or_else(|| v3_credential(headers));
     key_id.and_then(|id| store.access_key(id)).map_or_else(
         || store.default_account().to_owned(),
@@ -274,13 +272,13 @@ fn action_name<'a>(parameter: Option<&'a str>, headers: &'a HeaderMap) -> Option
 }
 
 /// The operation the request names, or why there is none.
-fn resolve_operation(params: &Params, headers: &HeaderMap) -> Result<Operation, ApiError> {
+fn resolve_operation(params: &Params<'_>, headers: &HeaderMap) -> Result<Operation, ApiError> {
     let name =
         action_name(params.get("Action"), headers).ok_or(ApiError::MissingParameter("Action"))?;
     Operation::parse(name).ok_or(ApiError::ActionNotFound)
 }
 
-fn check_version(params: &Params, headers: &HeaderMap) -> Result<(), ApiError> {
+fn check_version(params: &Params<'_>, headers: &HeaderMap) -> Result<(), ApiError> {
     let version = params
         .get("Version")
         .or_else(|| header_str(headers, "x-acs-version").filter(|v| !v.is_empty()))

@@ -2,26 +2,46 @@
 //!
 //! Decoding is strict (a `%` must start two hex digits, the result must be UTF-8) because a
 //! lenient decoder would make the emulator accept what the real service refuses, and would let
-//! two spellings of one key slip past the duplicate check. While decoding, a lossy copy of every
+//! two spellings of one key slip past the duplicate check. While decoding, a lossy view of every
 //! pair is kept too, so the reply to a bad request can still be given in the caller's `Format`.
 
+use std::borrow::Cow;
+
 use crate::error::ApiError;
-use std::collections::HashMap;
 
 /// Most parameters one request may carry.
 pub const MAX_PARAMETERS: usize = 1_000;
 
 /// Decoded, merged parameters with no key twice, in the order received.
+///
+/// A key or value that needed no decoding borrows the request's own bytes, so a typical query
+/// is read without copying it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Params {
-    pairs: Vec<(String, String)>,
-    index: HashMap<String, usize>,
+pub struct Params<'a> {
+    pairs: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+    /// Positions in `pairs`, sorted by key: a lookup is a binary search.
+    by_key: Vec<usize>,
 }
 
-impl Params {
+impl Params<'_> {
+    /// The same parameters, owning their text: for keeping them beyond the request.
+    pub fn into_owned(self) -> Params<'static> {
+        Params {
+            pairs: self
+                .pairs
+                .into_iter()
+                .map(|(k, v)| (Cow::Owned(k.into_owned()), Cow::Owned(v.into_owned())))
+                .collect(),
+            by_key: self.by_key,
+        }
+    }
+
     /// The value of `key` as received, an empty one included.
     pub fn raw(&self, key: &str) -> Option<&str> {
-        self.index.get(key).map(|&i| self.pairs[i].1.as_str())
+        self.by_key
+            .binary_search_by(|&i| self.pairs[i].0.as_ref().cmp(key))
+            .ok()
+            .map(|at| self.pairs[self.by_key[at]].1.as_ref())
     }
 
     /// The value of `key`, with an empty value counted as absent (as for optional parameters).
@@ -31,7 +51,7 @@ impl Params {
 
     /// Every pair, in the order received.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
-        self.pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+        self.pairs.iter().map(|(k, v)| (k.as_ref(), v.as_ref()))
     }
 
     /// Number of parameters.
@@ -47,14 +67,14 @@ impl Params {
 
 /// The outcome of decoding: the lossy pairs (always) and the first problem found (if any).
 #[derive(Debug)]
-pub struct Decoded {
-    lossy: Vec<(String, String)>,
+pub struct Decoded<'a> {
+    lossy: Vec<(Cow<'a, str>, Cow<'a, str>)>,
     problem: Option<ApiError>,
 }
 
-impl Decoded {
+impl<'a> Decoded<'a> {
     /// Decodes `query` and, when present, a form `body`, merging them.
-    pub fn new(query: &[u8], body: Option<&[u8]>) -> Self {
+    pub fn new(query: &'a [u8], body: Option<&'a [u8]>) -> Self {
         let segments = || split(query).chain(body.into_iter().flat_map(split));
         let count = segments().count();
         if count > MAX_PARAMETERS {
@@ -73,14 +93,24 @@ impl Decoded {
                 Some(eq) => (&segment[..eq], &segment[eq + 1..]),
                 None => (segment, &b""[..]),
             };
-            let key_text = decode(key);
-            let value_text = decode(value);
-            let key_lossy = lossy_text(&key_text);
-            if problem.is_none() {
-                problem = describe(&key_text, &key_lossy, "name")
-                    .or_else(|| describe(&value_text, &key_lossy, "value"));
-            }
-            lossy.push((key_lossy, lossy_text(&value_text)));
+            let key = decode(key);
+            let value = decode(value);
+            let key = match key {
+                Ok(text) => text,
+                Err((why, bytes)) => {
+                    let text = lossy_text(&bytes);
+                    problem = problem.or_else(|| Some(refusal(why, &text, "name")));
+                    text
+                }
+            };
+            let value = match value {
+                Ok(text) => text,
+                Err((why, bytes)) => {
+                    problem = problem.or_else(|| Some(refusal(why, &key, "value")));
+                    lossy_text(&bytes)
+                }
+            };
+            lossy.push((key, value));
         }
         Self { lossy, problem }
     }
@@ -91,34 +121,37 @@ impl Decoded {
         self.lossy
             .iter()
             .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v.as_ref())
     }
 
     /// Every pair as far as it could be decoded, in the order received.
     pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
-        self.lossy.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+        self.lossy.iter().map(|(k, v)| (k.as_ref(), v.as_ref()))
     }
 
-    /// The parameters, or the first problem: bad encoding, too many, or a key given twice.
-    pub fn into_params(self) -> Result<Params, ApiError> {
+    /// The parameters, or the first problem: bad encoding, too many, or a key given twice (the
+    /// key whose second use comes first).
+    pub fn into_params(self) -> Result<Params<'a>, ApiError> {
         if let Some(problem) = self.problem {
             return Err(problem);
         }
-        let mut params = Params::default();
-        for (key, value) in self.lossy {
-            if key.is_empty() {
-                continue;
-            }
-            if params.index.contains_key(&key) {
-                return Err(ApiError::invalid(
-                    &key,
-                    "the parameter is given more than once",
-                ));
-            }
-            params.index.insert(key.clone(), params.pairs.len());
-            params.pairs.push((key, value));
+        let mut pairs = self.lossy;
+        pairs.retain(|(key, _)| !key.is_empty());
+        let mut by_key: Vec<usize> = (0..pairs.len()).collect();
+        // Stable, so equal keys stay in the order received.
+        by_key.sort_by(|&a, &b| pairs[a].0.cmp(&pairs[b].0));
+        let twice = by_key
+            .windows(2)
+            .filter(|w| pairs[w[0]].0 == pairs[w[1]].0)
+            .map(|w| w[1])
+            .min();
+        if let Some(at) = twice {
+            return Err(ApiError::invalid(
+                &pairs[at].0,
+                "the parameter is given more than once",
+            ));
         }
-        Ok(params)
+        Ok(Params { pairs, by_key })
     }
 }
 
@@ -127,13 +160,20 @@ fn split(input: &[u8]) -> impl Iterator<Item = &[u8]> {
 }
 
 /// Why a piece of a request could not be decoded.
+#[derive(Debug, Clone, Copy)]
 enum DecodeError {
     Percent,
     Utf8,
 }
 
-/// Percent-decodes with `+` as a space, refusing a `%` not followed by two hex digits.
-fn decode(raw: &[u8]) -> Result<String, (DecodeError, Vec<u8>)> {
+/// Percent-decodes with `+` as a space, refusing a `%` not followed by two hex digits; what
+/// needs no decoding is borrowed. On refusal, the bytes as far as they could be decoded.
+fn decode(raw: &[u8]) -> Result<Cow<'_, str>, (DecodeError, Cow<'_, [u8]>)> {
+    if !raw.iter().any(|&b| b == b'%' || b == b'+') {
+        return std::str::from_utf8(raw)
+            .map(Cow::Borrowed)
+            .map_err(|_| (DecodeError::Utf8, Cow::Borrowed(raw)));
+    }
     let mut out = Vec::with_capacity(raw.len());
     let mut bad_percent = false;
     let mut i = 0;
@@ -155,42 +195,36 @@ fn decode(raw: &[u8]) -> Result<String, (DecodeError, Vec<u8>)> {
         i += 1;
     }
     if bad_percent {
-        return Err((DecodeError::Percent, out));
+        return Err((DecodeError::Percent, Cow::Owned(out)));
     }
-    String::from_utf8(out).map_err(|e| (DecodeError::Utf8, e.into_bytes()))
+    String::from_utf8(out)
+        .map(Cow::Owned)
+        .map_err(|e| (DecodeError::Utf8, Cow::Owned(e.into_bytes())))
 }
 
 fn hex(byte: &u8) -> Option<u8> {
     (*byte as char).to_digit(16).map(|d| d as u8)
 }
 
-fn lossy_text(decoded: &Result<String, (DecodeError, Vec<u8>)>) -> String {
-    match decoded {
-        Ok(text) => text.clone(),
-        Err((_, bytes)) => String::from_utf8_lossy(bytes).into_owned(),
-    }
+fn lossy_text<'a>(bytes: &[u8]) -> Cow<'a, str> {
+    Cow::Owned(String::from_utf8_lossy(bytes).into_owned())
 }
 
-fn describe(
-    decoded: &Result<String, (DecodeError, Vec<u8>)>,
-    key: &str,
-    part: &str,
-) -> Option<ApiError> {
-    let reason = match decoded {
-        Ok(_) => return None,
-        Err((DecodeError::Percent, _)) => {
+fn refusal(why: DecodeError, key: &str, part: &str) -> ApiError {
+    let reason = match why {
+        DecodeError::Percent => {
             format!("its {part} has a '%' that is not followed by two hexadecimal digits")
         }
-        Err((DecodeError::Utf8, _)) => format!("its {part} is not valid UTF-8 once decoded"),
+        DecodeError::Utf8 => format!("its {part} is not valid UTF-8 once decoded"),
     };
-    Some(ApiError::invalid(key, reason))
+    ApiError::invalid(key, reason)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn parse(query: &str) -> Result<Params, ApiError> {
+    fn parse(query: &str) -> Result<Params<'_>, ApiError> {
         Decoded::new(query.as_bytes(), None).into_params()
     }
 
@@ -212,6 +246,26 @@ mod tests {
             .unwrap_err();
         assert_eq!(twice.code(), "InvalidParameter");
         assert!(twice.to_string().contains("\"A\""), "{twice}");
+    }
+
+    #[test]
+    fn names_the_key_whose_second_use_comes_first() {
+        let err = parse("B=1&A=1&C=1&B=2&A=2").unwrap_err();
+        assert!(err.to_string().contains("\"B\""), "{err}");
+        // A key spelled two ways is one key once decoded.
+        let err = parse("A=1&Z=0&%41=2").unwrap_err();
+        assert!(err.to_string().contains("\"A\""), "{err}");
+    }
+
+    #[test]
+    fn plain_text_is_borrowed_and_escapes_are_decoded() {
+        let params = parse("Plain=abc&Escaped=a%2Bb&Spaced=a+b").unwrap();
+        assert!(matches!(params.pairs[0].1, Cow::Borrowed("abc")));
+        assert_eq!(params.get("Escaped"), Some("a+b"));
+        assert_eq!(params.get("Spaced"), Some("a b"));
+        assert_eq!(params.get("Missing"), None);
+        let owned = params.clone().into_owned();
+        assert_eq!(owned, params);
     }
 
     #[test]
