@@ -79,14 +79,17 @@ const WIRE_TIME_LEN: usize = 20;
 /// allocation: answers write two times per plug-in record.
 fn write_time(at: DateTime<Utc>, out: &mut [u8; WIRE_TIME_LEN]) -> Option<&str> {
     use chrono::{Datelike, Timelike};
-    let year = u32::try_from(at.year()).ok().filter(|y| *y <= 9999)?;
+    // One conversion to calendar fields; each accessor of a `DateTime` would convert again.
+    let naive = at.naive_utc();
+    let (date, clock) = (naive.date(), naive.time());
+    let year = u32::try_from(date.year()).ok().filter(|y| *y <= 9999)?;
     let fields = [
         (0, 4, year),
-        (5, 2, at.month()),
-        (8, 2, at.day()),
-        (11, 2, at.hour()),
-        (14, 2, at.minute()),
-        (17, 2, at.second()),
+        (5, 2, date.month()),
+        (8, 2, date.day()),
+        (11, 2, clock.hour()),
+        (14, 2, clock.minute()),
+        (17, 2, clock.second()),
     ];
     *out = *b"0000-00-00T00:00:00Z";
     for (start, width, mut value) in fields {

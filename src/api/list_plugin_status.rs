@@ -3,13 +3,16 @@
 //! Validation follows SPEC section 4, first failure wins: RegionId, InstanceId.N, Name, the
 //! paging parameters of the chosen mode, then existence (in the engine).
 
+use serde::ser::{SerializeStruct, Serializer};
 use serde::Serialize;
 
 use super::describe::WireTime;
 use super::next_token::{TokenKey, TokenScope};
 use super::paging::{Limit, Paging, PagingErrors, PagingRules};
 use super::parse::{self, InstanceIdList};
-use crate::engine::{ListError, ListedPage, PluginRecord, Selection, Store, MAX_NAME_CHARS};
+use crate::engine::{
+    ListError, ListedPage, ListedRecord, PluginRecord, Selection, Store, MAX_NAME_CHARS,
+};
 use crate::error::ApiError;
 use crate::rpc::params::Params;
 
@@ -154,29 +157,8 @@ impl ListPluginStatusRequest {
             page_number: fields.page_number,
             total_count: fields.total_count,
             next_token: fields.next_token,
-            instance_plugin_status_set: group_by_instance(page),
+            instance_plugin_status_set: InstancePluginStatusSet(&page.records),
         }
-    }
-}
-
-fn group_by_instance(page: &ListedPage) -> InstancePluginStatusSet<'_> {
-    let mut entries: Vec<InstancePluginStatus<'_>> = Vec::new();
-    for listed in &page.records {
-        let item = PluginStatusItem::from_record(&listed.plugin_name, listed.record.as_ref());
-        match entries.last_mut() {
-            Some(entry) if entry.instance_id == listed.instance_id => {
-                entry.plugin_status_set.plugin_status.push(item)
-            }
-            _ => entries.push(InstancePluginStatus {
-                instance_id: &listed.instance_id,
-                plugin_status_set: PluginStatusSet {
-                    plugin_status: vec![item],
-                },
-            }),
-        }
-    }
-    InstancePluginStatusSet {
-        instance_plugin_status: entries,
     }
 }
 
@@ -201,12 +183,25 @@ pub struct ListPluginStatusResponse<'a> {
     pub instance_plugin_status_set: InstancePluginStatusSet<'a>,
 }
 
-/// `InstancePluginStatusSet: {InstancePluginStatus: [...]}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct InstancePluginStatusSet<'a> {
-    /// One entry per instance on the page, in record order.
-    pub instance_plugin_status: Vec<InstancePluginStatus<'a>>,
+/// `InstancePluginStatusSet: {InstancePluginStatus: [...]}`: the page's records grouped by
+/// instance (consecutive records of one instance make one entry), written as they are read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstancePluginStatusSet<'a>(pub &'a [ListedRecord]);
+
+impl Serialize for InstancePluginStatusSet<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let entries = || {
+            self.0
+                .chunk_by(|a, b| a.instance_id == b.instance_id)
+                .map(|records| InstancePluginStatus {
+                    instance_id: &records[0].instance_id,
+                    plugin_status_set: PluginStatusSet(records),
+                })
+        };
+        let mut set = serializer.serialize_struct("InstancePluginStatusSet", 1)?;
+        set.serialize_field("InstancePluginStatus", &Seq(entries))?;
+        set.end()
+    }
 }
 
 /// One instance's records on the page.
@@ -219,12 +214,35 @@ pub struct InstancePluginStatus<'a> {
     pub plugin_status_set: PluginStatusSet<'a>,
 }
 
-/// `PluginStatusSet: {PluginStatus: [...]}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct PluginStatusSet<'a> {
-    /// The plug-ins.
-    pub plugin_status: Vec<PluginStatusItem<'a>>,
+/// `PluginStatusSet: {PluginStatus: [...]}`: one instance's records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginStatusSet<'a>(pub &'a [ListedRecord]);
+
+impl Serialize for PluginStatusSet<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let items = || {
+            self.0
+                .iter()
+                .map(|r| PluginStatusItem::from_record(&r.plugin_name, r.record.as_ref()))
+        };
+        let mut set = serializer.serialize_struct("PluginStatusSet", 1)?;
+        set.serialize_field("PluginStatus", &Seq(items))?;
+        set.end()
+    }
+}
+
+/// A sequence written from the iterator its function makes, with no collection in between.
+struct Seq<F>(F);
+
+impl<F, I> Serialize for Seq<F>
+where
+    F: Fn() -> I,
+    I: Iterator,
+    I::Item: Serialize,
+{
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq((self.0)())
+    }
 }
 
 /// One plug-in record on the wire.

@@ -107,10 +107,9 @@ impl ReplyTo {
 
     fn respond(&self, status: StatusCode, format: Format, bytes: Vec<u8>) -> Response {
         let mut response = (status, bytes).into_response();
-        set(
-            &mut response,
-            header::CONTENT_TYPE.as_str(),
-            format.content_type(),
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(format.content_type()),
         );
         set(&mut response, REQUEST_ID_HEADER, &self.request_id);
         response
