@@ -197,11 +197,13 @@ fn open_data(args: &ServeArgs) -> Option<(Store, Box<dyn Durable>, SeedOrigin)> 
 /// Lines are handed to a writer thread (tracing-appender's non-blocking writer), so a request
 /// never waits for the terminal or a pipe; the returned guard flushes what is queued when the
 /// emulator stops. If the reader falls more than 128,000 lines behind, new lines are dropped
-/// rather than stalling requests (the writer reports how many).
+/// rather than stalling requests (the writer reports how many). The writer thread buffers
+/// what it takes off the queue and writes it out whenever the queue is empty: one system call
+/// for a burst of lines, and no line waits behind an idle queue.
 fn init_logging(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
     let directives = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_owned());
     let filter = EnvFilter::new(format!("{directives},ecs_emulator::ready=info"));
-    let (writer, guard) = tracing_appender::non_blocking(io::stdout());
+    let (writer, guard) = tracing_appender::non_blocking(BufWriter::new(io::stdout()));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer)
