@@ -16,9 +16,10 @@ ROUNDS=${2:-3}
 for tool in wrk taskset curl; do
     command -v "$tool" >/dev/null || { echo "throughput.sh: $tool is needed" >&2; exit 2; }
 done
-cargo build --release --quiet --bin ecs-emulator --example fixed_body
+cargo build --release --quiet --bin ecs-emulator --example fixed_body --example signed_load
 EMULATOR=target/release/ecs-emulator
 BASELINE=target/release/examples/fixed_body
+SIGNED_LOAD=target/release/examples/signed_load
 WORK=$(mktemp -d)
 PIDS=()
 cleanup() {
@@ -55,6 +56,19 @@ drive() {
         END {printf "%s %s\n", rps, p99}'
 }
 
+# The same with every request signed afresh (examples/signed_load.rs), for a server checking
+# signatures: wrk would replay one nonce. Prints "requests_per_second p99_ms".
+drive_signed() {
+    local url=$1 connections=$2
+    local hostport=${url#http://}; hostport=${hostport%%/*}
+    local out
+    out=$(taskset -c 1 "$SIGNED_LOAD" "$hostport" "/${url#http://*/}" LTAI5tDemoKey0001 demo-secret \
+        "$connections" "$SECONDS_PER_RUN")
+    read -r rps p99 errors <<<"$out"
+    [ "$errors" = 0 ] || { echo "throughput.sh: $errors signed requests were refused" >&2; exit 1; }
+    echo "$rps $p99"
+}
+
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 DATA=$WORK/data.json
@@ -63,35 +77,43 @@ STATE=$WORK/state.db
 declare -A ADDR
 start memory "$EMULATOR" --listen 127.0.0.1:0 --data "$DATA"
 start durable "$EMULATOR" --listen 127.0.0.1:0 --data "$DATA" --state-file "$STATE"
+start strict "$EMULATOR" --listen 127.0.0.1:0 --data "$DATA" --signature strict
 ADDR[memory]=$(cat "$WORK/memory.addr")
 ADDR[durable]=$(cat "$WORK/durable.addr")
+ADDR[strict]=$(cat "$WORK/strict.addr")
 
 # A command-family read needs an invocation: run one and let it finish.
 Q="Version=2014-05-26&RegionId=ap-northeast-1"
 curl -s "http://${ADDR[memory]}/?Action=RunCommand&$Q&Type=RunShellScript&CommandContent=true&InstanceId.1=i-gen0001000000000000" >/dev/null
 sleep 2.5
 
-# name|server|path and query|connections
+# name|server|path and query|connections|client (wrk, or signed: every request signed afresh)
+PAGE="/?Action=ListPluginStatus&$Q&Format=JSON&Name=ecs_tools_test&MaxResults=10"
 CASES=(
-    "json_token_10|memory|/?Action=ListPluginStatus&$Q&Format=JSON&Name=ecs_tools_test&MaxResults=10|32"
-    "json_token_10_1conn|memory|/?Action=ListPluginStatus&$Q&Format=JSON&Name=ecs_tools_test&MaxResults=10|1"
-    "xml_token_10|memory|/?Action=ListPluginStatus&$Q&Format=XML&Name=ecs_tools_test&MaxResults=10|32"
-    "error_answer|memory|/?Action=ListPluginStatus&$Q&Format=JSON&Name=no_such_plugin|32"
-    "durable_json_token_10|durable|/?Action=ListPluginStatus&$Q&Format=JSON&Name=ecs_tools_test&MaxResults=10|32"
-    "describe_invocations|memory|/?Action=DescribeInvocations&$Q&Format=JSON&MaxResults=10|32"
+    "json_token_10|memory|$PAGE|32|wrk"
+    "json_token_10_1conn|memory|$PAGE|1|wrk"
+    "xml_token_10|memory|/?Action=ListPluginStatus&$Q&Format=XML&Name=ecs_tools_test&MaxResults=10|32|wrk"
+    "error_answer|memory|/?Action=ListPluginStatus&$Q&Format=JSON&Name=no_such_plugin|32|wrk"
+    "signature_strict|strict|$PAGE|32|signed"
+    "durable_json_token_10|durable|$PAGE|32|wrk"
+    "describe_invocations|memory|/?Action=DescribeInvocations&$Q&Format=JSON&MaxResults=10|32|wrk"
 )
 
 RESULTS=$WORK/results.txt
 for case in "${CASES[@]}"; do
-    IFS='|' read -r name server path connections <<<"$case"
+    IFS='|' read -r name server path connections client <<<"$case"
     url="http://${ADDR[$server]}$path"
     body=$WORK/$name.body
-    content_type=$(curl -s -o "$body" -w '%{content_type}' "$url")
+    # The baseline serves the answer to the same request (a signed request's answer is the
+    # unsigned one's on the memory server).
+    [ "$client" = signed ] && answer_url="http://${ADDR[memory]}$path" || answer_url=$url
+    content_type=$(curl -s -o "$body" -w '%{content_type}' "$answer_url")
+    run=drive; [ "$client" = signed ] && run=drive_signed
     start "base-$name" "$BASELINE" 127.0.0.1:0 "$body" "$content_type"
     base_url="http://$(cat "$WORK/base-$name.addr")$path"
     for round in $(seq "$ROUNDS"); do
-        echo "$name emulator $(drive "$url" "$connections")" >>"$RESULTS"
-        echo "$name baseline $(drive "$base_url" "$connections")" >>"$RESULTS"
+        echo "$name emulator $($run "$url" "$connections")" >>"$RESULTS"
+        echo "$name baseline $($run "$base_url" "$connections")" >>"$RESULTS"
         echo "== $name round $round/$ROUNDS done" >&2
     done
     kill -TERM "${PIDS[-1]}" 2>/dev/null || true
