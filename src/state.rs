@@ -33,6 +33,7 @@ use crate::command_rules::CommandRules;
 use crate::engine::{Applied, Change, Refused, Store};
 use crate::faults::Faults;
 use crate::journal::{self, Journal};
+use crate::metrics::Metrics;
 use crate::persist::{Commit, Durable, Memory};
 use crate::rpc::signature::{NonceCache, SignatureMode};
 
@@ -154,6 +155,7 @@ struct Inner {
     journal: Mutex<Journal>,
     faults: Mutex<Faults>,
     command_rules: Mutex<CommandRules>,
+    metrics: Metrics,
 }
 
 /// The data, committed and accepted.
@@ -201,7 +203,9 @@ impl AppState {
             runtime: tokio::runtime::Handle::try_current().ok(),
         });
         let (jobs, queue) = mpsc::channel();
+        let metrics = Metrics::new();
         let committer = Committer {
+            metrics: options.persist.is_file().then(|| metrics.clone()),
             durable: options.persist,
             data: data.clone(),
             queue,
@@ -232,6 +236,7 @@ impl AppState {
                 )),
                 faults: Mutex::new(Faults::default()),
                 command_rules: Mutex::new(CommandRules::default()),
+                metrics,
             }),
         }
     }
@@ -451,6 +456,11 @@ impl AppState {
         &self.inner.tokens
     }
 
+    /// The metrics (`GET /_emulator/metrics`).
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
     /// A fresh request id.
     pub fn next_request_id(&self) -> String {
         self.inner.request_ids.next_id()
@@ -540,6 +550,8 @@ const MAX_BATCH: usize = 1_024;
 /// data after each batch, then answers the writers.
 struct Committer {
     durable: Box<dyn Durable>,
+    /// Where durable commits are counted; `None` without a file.
+    metrics: Option<Metrics>,
     data: Arc<Data>,
     queue: mpsc::Receiver<Job>,
     /// Jobs taken from the queue but not yet handled.
@@ -588,9 +600,13 @@ impl Committer {
             })
             .collect();
         let outcome = self.durable.commit(&commits);
+        let changes: usize = commits.iter().map(|c| c.changes.len()).sum();
         drop(commits);
         match outcome {
             Ok(()) => {
+                if let Some(metrics) = &self.metrics {
+                    metrics.committed(changes);
+                }
                 let last = batch.last().expect("a batch is never empty").after.clone();
                 let old = self.data.published.swap(last);
                 retire(old, self.data.runtime.as_ref());

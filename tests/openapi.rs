@@ -290,6 +290,16 @@ impl Spec {
             );
         };
         match response.get("content") {
+            // A plain-text answer (the metrics): the documented media type, and some text.
+            Some(content) if content.get("application/json").is_none() => {
+                let content_type = reply.header("content-type").unwrap_or_default();
+                let documented = content.as_object().unwrap().keys().next().unwrap();
+                assert_eq!(&content_type, documented, "{method} {uri} -> {status}");
+                assert!(
+                    !reply.body.is_empty(),
+                    "{method} {uri} -> {status}: no text"
+                );
+            }
             Some(content) => {
                 let content_type = reply.header("content-type").unwrap_or_default();
                 assert!(
@@ -491,7 +501,11 @@ fn the_document_is_openapi_3_and_every_ref_resolves() {
         for (status, response) in responses {
             let response = spec.resolve(response);
             assert!(response["description"].is_string(), "{id} {status}");
-            let schema = &response["content"]["application/json"]["schema"];
+            let content = &response["content"];
+            let schema = match content.get("text/plain; version=0.0.4; charset=utf-8") {
+                Some(text) => &text["schema"],
+                None => &content["application/json"]["schema"],
+            };
             if status.starts_with('4') {
                 assert_eq!(
                     schema["$ref"], "#/components/schemas/Error",
@@ -501,7 +515,7 @@ fn the_document_is_openapi_3_and_every_ref_resolves() {
             if status == "204" {
                 assert!(response.get("content").is_none(), "{id}: 204 has no body");
             } else {
-                assert!(schema.is_object(), "{id} {status}: a JSON schema");
+                assert!(schema.is_object(), "{id} {status}: a schema");
             }
         }
 
@@ -528,7 +542,7 @@ fn the_document_is_openapi_3_and_every_ref_resolves() {
             assert_complete(&spec, schema, &example, id);
         }
     }
-    assert_eq!(operation_ids.len(), 29, "{operation_ids:?}");
+    assert_eq!(operation_ids.len(), 30, "{operation_ids:?}");
 }
 
 /// The validator understands every keyword of a schema and of the schemas inside it.
@@ -682,6 +696,7 @@ async fn every_documented_operation_is_routed_and_answers_as_documented() {
         ("GET", "/_emulator/health".into(), String::new(), 200),
         ("GET", "/_emulator/ready".into(), String::new(), 200),
         ("GET", "/_emulator/openapi.json".into(), String::new(), 200),
+        ("GET", "/_emulator/metrics".into(), String::new(), 200),
         ("GET", "/_emulator/state".into(), String::new(), 200),
         ("PUT", "/_emulator/state".into(), exported.body.clone(), 200),
         (

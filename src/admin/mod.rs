@@ -2,7 +2,7 @@
 //! state, drive plug-in lifecycles, move the clock, inject faults and read the request journal.
 //!
 //! - [`data`]: `state`, `reset`, instances, plug-ins and lifecycle events.
-//! - [`ops`]: `health`, `ready`, `openapi.json`, `clock`, `requests`, `faults`.
+//! - [`ops`]: `health`, `ready`, `openapi.json`, `metrics`, `clock`, `requests`, `faults`.
 //! - [`commands`]: an instance's Cloud Assistant agent, and the command rules.
 //!
 //! Every error is `{"code", "message"}` with the message naming the bad field; a refused
@@ -41,6 +41,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/ready", get(ops::ready));
     let guarded = Router::new()
         .route("/openapi.json", get(ops::openapi))
+        .route("/metrics", get(ops::metrics))
         .route("/state", get(data::export_state).put(data::replace_state))
         .route("/reset", post(data::reset))
         .route(

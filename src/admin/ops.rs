@@ -34,6 +34,12 @@ pub async fn openapi() -> Response {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
 }
 
+/// `GET /_emulator/metrics`: the Prometheus text format (see [`crate::metrics`]).
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    let text = state.read(|store| state.metrics().render(store));
+    ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text).into_response()
+}
+
 #[derive(Serialize)]
 struct Requests {
     requests: Vec<RecordedRequest>,

@@ -45,6 +45,11 @@ pub trait Durable: Send + 'static {
 
     /// What the data is kept in, for logs.
     fn describe(&self) -> String;
+
+    /// True when commits reach a file (what the metrics count as durable commits).
+    fn is_file(&self) -> bool {
+        true
+    }
 }
 
 /// No file: the data lives in memory only.
@@ -66,6 +71,10 @@ impl Durable for Memory {
 
     fn describe(&self) -> String {
         "memory (no --state-file)".to_owned()
+    }
+
+    fn is_file(&self) -> bool {
+        false
     }
 }
 

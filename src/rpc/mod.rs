@@ -147,6 +147,10 @@ pub async fn handle(State(state): State<AppState>, request: Request) -> Response
     let result = match outcome {
         Ok((operation, params, verified_account)) => {
             let injection = state.faults(|faults| faults.inject(&fault_target(operation, &params)));
+            if injection.error.is_some() || !injection.latency.is_zero() {
+                let code = injection.error.as_ref().map_or("", ApiError::code);
+                state.metrics().fault_fired(operation.name(), code);
+            }
             if !injection.latency.is_zero() {
                 tokio::time::sleep(injection.latency).await;
             }
@@ -173,10 +177,14 @@ pub async fn handle(State(state): State<AppState>, request: Request) -> Response
             .insert(RETRY_AFTER_HEADER, HeaderValue::from(ms));
     }
     let status = response.status().as_u16();
+    let action = operation.map_or("", Operation::name);
+    state
+        .metrics()
+        .request(action, status, &code, started.elapsed());
     tracing::info!(
         request_id = %reply.request_id,
         method = %parts.method,
-        action = operation.map_or("", Operation::name),
+        action,
         status,
         code,
         elapsed_us = started.elapsed().as_micros() as u64,
@@ -187,7 +195,7 @@ pub async fn handle(State(state): State<AppState>, request: Request) -> Response
             request_id: reply.request_id.clone(),
             time: received_at,
             method: parts.method.to_string(),
-            action: operation.map_or("", Operation::name).to_owned(),
+            action: action.to_owned(),
             params,
             status,
             code,
