@@ -13,6 +13,7 @@
 pub mod params;
 pub mod render;
 pub mod signature;
+pub mod xml;
 
 use std::time::{Duration, Instant};
 

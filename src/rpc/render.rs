@@ -3,7 +3,6 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use std::borrow::Cow;
 
 use crate::error::ApiError;
 
@@ -125,22 +124,11 @@ fn set(response: &mut Response, name: &'static str, value: &str) {
 /// Serialises `body` as JSON, or as XML under `root` with the XML declaration.
 ///
 /// The XML is well-formed XML 1.0 whatever the text: a character XML cannot carry (which the
-/// data and the echoes already keep out) is replaced by U+FFFD as a last line of defence.
+/// data and the echoes already keep out) is replaced by U+FFFD as a last line of defence. The
+/// emulator's own writer ([`super::xml`]) does it while it escapes, in the same pass.
 pub fn encode<T: Serialize>(format: Format, root: &str, body: &T) -> Result<Vec<u8>, String> {
     match format {
         Format::Json => serde_json::to_vec(body).map_err(|e| e.to_string()),
-        Format::Xml => {
-            let mut xml = String::from(r#"<?xml version="1.0" encoding="UTF-8"?>"#);
-            let serializer = quick_xml::se::Serializer::with_root(&mut xml, Some(root))
-                .map_err(|e| e.to_string())?;
-            body.serialize(serializer).map_err(|e| e.to_string())?;
-            Ok(match crate::text::fit_for_xml(&xml) {
-                Cow::Borrowed(_) => xml.into_bytes(),
-                Cow::Owned(fit) => {
-                    tracing::warn!("an XML answer held characters XML cannot carry; replaced");
-                    fit.into_bytes()
-                }
-            })
-        }
+        Format::Xml => super::xml::to_xml(root, body),
     }
 }
