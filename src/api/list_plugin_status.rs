@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::next_token::{TokenKey, TokenScope};
 use super::paging::{Limit, Paging, PagingErrors, PagingRules};
 use super::parse::{self, InstanceIdList};
-use crate::engine::{ListError, ListedPage, PluginRecord, Selection, Store, MAX_NAME_CHARS};
+use crate::engine::{ListError, ListedPage, PluginView, Selection, Store, MAX_NAME_CHARS};
 use crate::error::ApiError;
 use crate::rpc::params::Params;
 
@@ -148,16 +148,16 @@ impl ListPluginStatusRequest {
     }
 }
 
-fn group_by_instance(page: ListedPage) -> InstancePluginStatusSet {
+fn group_by_instance(page: ListedPage<'_>) -> InstancePluginStatusSet {
     let mut entries: Vec<InstancePluginStatus> = Vec::new();
     for listed in page.records {
-        let item = PluginStatusItem::from_record(listed.plugin_name, listed.record.as_ref());
+        let item = PluginStatusItem::from_record(listed.plugin_name.to_owned(), listed.record);
         match entries.last_mut() {
             Some(entry) if entry.instance_id == listed.instance_id => {
                 entry.plugin_status_set.plugin_status.push(item)
             }
             _ => entries.push(InstancePluginStatus {
-                instance_id: listed.instance_id,
+                instance_id: listed.instance_id.to_owned(),
                 plugin_status_set: PluginStatusSet {
                     plugin_status: vec![item],
                 },
@@ -233,7 +233,7 @@ pub struct PluginStatusItem {
 }
 
 impl PluginStatusItem {
-    fn from_record(name: String, record: Option<&PluginRecord>) -> Self {
+    fn from_record(name: String, record: Option<PluginView<'_>>) -> Self {
         // `YYYY-MM-DDThh:mm:ssZ`; RFC 3339 with seconds and `Z` is that, and formats faster
         // than a strftime pattern.
         let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
@@ -242,11 +242,11 @@ impl PluginStatusItem {
         };
         match record {
             Some(r) => Self {
-                plugin_version: r.version.clone(),
+                plugin_version: r.version().to_owned(),
                 plugin_name: name,
-                first_heartbeat_time: time(r.first_heartbeat),
-                last_heartbeat_time: time(r.last_heartbeat),
-                plugin_status: r.status.as_str(),
+                first_heartbeat_time: time(r.first_heartbeat()),
+                last_heartbeat_time: time(r.last_heartbeat()),
+                plugin_status: r.status().as_str(),
             },
             None => Self {
                 plugin_version: String::new(),

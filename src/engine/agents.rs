@@ -502,7 +502,7 @@ mod tests {
             .unwrap();
         store.apply(&install).unwrap();
         let (_, instance) = store.instance("a1", "i-1").unwrap();
-        assert_eq!(instance.agent, newer);
+        assert_eq!(*instance.agent, newer);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::sync::Arc;
 
-use super::OrderedMap;
+use super::plugins::StoredRecord;
 
 /// A plug-in's state as Cloud Assistant reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -100,7 +100,9 @@ pub enum PluginType {
     Persist,
 }
 
-/// One plug-in on one instance.
+/// One plug-in on one instance, as a value: what a writer hands to the store and what
+/// [`super::PluginView::to_record`] gives back. The store keeps it in a compact form
+/// (see [`super::plugins`]), heartbeats in whole seconds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PluginRecord {
     /// Version string as reported, e.g. `1.1`.
@@ -185,11 +187,14 @@ pub struct CatalogEntry {
     pub versions: Vec<String>,
 }
 
-/// An instance: its plug-ins, ordered by name, its OS and its Cloud Assistant agent.
-#[derive(Debug, Clone, Default)]
+/// An instance as stored: its plug-ins, its OS and its Cloud Assistant agent. Its plug-ins
+/// are read through [`super::InstanceView`], which the store gives with the strings they
+/// need.
+#[derive(Debug, Clone)]
 pub struct Instance {
-    /// Plug-ins by name, `Removed` ones included.
-    pub plugins: OrderedMap<Arc<str>, PluginRecord>,
+    /// Plug-ins sorted by name, `Removed` ones included: one shared block per instance
+    /// (see [`super::plugins`]).
+    pub(super) plugins: Arc<[StoredRecord]>,
     /// The operating system.
     pub os: OsType,
     /// The Cloud Assistant agent.

@@ -8,8 +8,8 @@ use super::Problem;
 use crate::engine::commands::{seq_of, Command, Invocation, TokenRecord};
 use crate::engine::invocation::Step;
 use crate::engine::{
-    default_agent_version, AccessKey, Account, AgentState, Change, Instance, OsType, PluginRecord,
-    PluginStatus, PluginType, Store,
+    default_agent_version, AccessKey, Account, AgentState, Change, InstanceView, OsType,
+    PluginRecord, PluginStatus, PluginType, PluginView, Store,
 };
 
 /// Which set of tables: the data served, or the seed.
@@ -340,7 +340,7 @@ fn insert_instance(
     account: &str,
     region: &str,
     instance_id: &str,
-    instance: &Instance,
+    instance: InstanceView<'_>,
 ) -> rusqlite::Result<()> {
     let sql = format!(
         "INSERT OR REPLACE INTO {} (account_id, instance_id, region_id, os_type, \
@@ -348,7 +348,7 @@ fn insert_instance(
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         set.table("instance")
     );
-    let agent = &instance.agent;
+    let agent = instance.agent;
     db.prepare_cached(&sql)?.execute(params![
         account,
         instance_id,
@@ -369,7 +369,7 @@ fn insert_plugin(
     account: &str,
     instance_id: &str,
     name: &str,
-    record: &PluginRecord,
+    record: PluginView<'_>,
 ) -> rusqlite::Result<()> {
     let sql = format!(
         "INSERT OR REPLACE INTO {} (account_id, instance_id, name, version, status, \
@@ -380,10 +380,10 @@ fn insert_plugin(
         account,
         instance_id,
         name,
-        record.version,
-        record.status.as_str(),
-        time_text(record.first_heartbeat),
-        time_text(record.last_heartbeat),
+        record.version(),
+        record.status().as_str(),
+        time_text(record.first_heartbeat()),
+        time_text(record.last_heartbeat()),
     ])?;
     Ok(())
 }
