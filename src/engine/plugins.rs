@@ -12,8 +12,9 @@
 //! already (SPEC section 7), and every output shows whole seconds: ListPluginStatus and the
 //! fixture export (`GET /_emulator/state`, the instance and plug-in routes) format with
 //! seconds only, truncating. A fixture or a control-plane body may give a fraction; it is
-//! truncated when stored, which is what every output showed of it before. (The state file
-//! kept the fraction; it now keeps the whole second, which reads back the same.)
+//! truncated when stored, which is what every output showed of it before (a leap second
+//! stays `:60`). No rule compares heartbeats. The state file kept the fraction; it now keeps
+//! the whole second, which reads back to the same outputs.
 //!
 //! Readers get [`PluginView`]s, small `Copy` values that borrow the record and the strings;
 //! [`PluginView::to_record`] gives the owned [`PluginRecord`] that writers hand to the store.
@@ -41,17 +42,25 @@ pub(super) struct StoredRecord {
 const STATUS_SHIFT: u32 = 56;
 const BEAT_MASK: u64 = (1 << STATUS_SHIFT) - 1;
 
-/// A heartbeat as whole seconds since chrono's earliest time, plus one; 0 is none. Every time
-/// chrono represents fits in 45 bits, well below the 56 kept.
+/// A heartbeat as whole seconds since chrono's earliest time, plus one, shifted left by one
+/// bit that marks a leap second (`23:59:60`, which chrono keeps as `23:59:59` and a second
+/// more of fraction, and which the outputs show as `:60`); 0 is none. Every time chrono
+/// represents fits in 46 bits, well below the 56 kept.
 fn encode_beat(time: Option<DateTime<Utc>>) -> u64 {
     time.map_or(0, |t| {
-        (t.timestamp() - DateTime::<Utc>::MIN_UTC.timestamp()) as u64 + 1
+        let since_min = (t.timestamp() - DateTime::<Utc>::MIN_UTC.timestamp()) as u64;
+        let leap = u64::from(t.timestamp_subsec_nanos() >= 1_000_000_000);
+        (since_min + 1) << 1 | leap
     })
 }
 
 fn decode_beat(bits: u64) -> Option<DateTime<Utc>> {
-    let since_min = bits.checked_sub(1)?;
-    DateTime::from_timestamp(DateTime::<Utc>::MIN_UTC.timestamp() + since_min as i64, 0)
+    let since_min = (bits >> 1).checked_sub(1)?;
+    let leap = if bits & 1 == 1 { 1_000_000_000 } else { 0 };
+    DateTime::from_timestamp(
+        DateTime::<Utc>::MIN_UTC.timestamp() + since_min as i64,
+        leap,
+    )
 }
 
 impl StoredRecord {
@@ -273,6 +282,10 @@ mod tests {
                 Some(DateTime::<Utc>::MAX_UTC),
             ),
             (Some(at("1969-12-31T23:59:59.5Z")), None),
+            (
+                Some(at("2016-12-31T23:59:60.5Z")),
+                Some(at("2016-12-31T23:59:60Z")),
+            ),
         ] {
             for status in PluginStatus::ALL {
                 let record = PluginRecord {
