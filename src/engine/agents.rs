@@ -131,7 +131,7 @@ impl Store {
                     instance_id: id.to_owned(),
                     os: instance.os,
                     running,
-                    version: running.then(|| agent.version.clone()),
+                    version: running.then(|| agent.version.to_string()),
                     last_heartbeat: if running {
                         Some(now)
                     } else {

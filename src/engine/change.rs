@@ -443,7 +443,7 @@ impl Store {
                 let agent = &mut instance.agent;
                 if !agent.installed && agent.ready_at.is_none() {
                     // What gets installed is the default version for the OS (SPEC 9.6).
-                    agent.version = super::default_agent_version(instance.os).to_owned();
+                    agent.version = super::agent_version(super::default_agent_version(instance.os));
                     agent.ready_at = Some(crate::clock::add_clamped(
                         *at,
                         chrono::Duration::seconds(INSTALL_SECONDS),

@@ -30,8 +30,8 @@ pub mod version;
 pub use agents::{AgentReport, InstancePage};
 pub use change::{Applied, Change, Refused};
 pub use model::{
-    default_agent_version, AccessKey, Account, AgentState, CatalogEntry, DataError, Instance,
-    OsType, PluginRecord, PluginStatus, PluginType, DEFAULT_ACCOUNT_ID, MAX_NAME_CHARS,
+    agent_version, default_agent_version, AccessKey, Account, AgentState, CatalogEntry, DataError,
+    Instance, OsType, PluginRecord, PluginStatus, PluginType, DEFAULT_ACCOUNT_ID, MAX_NAME_CHARS,
 };
 pub use ordered::OrderedMap;
 pub use paging::{ListError, ListedPage, ListedRecord, PageStart, Selection};

@@ -3,11 +3,11 @@
 //!
 //! # Memory
 //!
-//! A plug-in record costs about 34 bytes resident (`scripts/memory.sh`: 100,000 instances of
+//! A plug-in record costs about 32 bytes resident (`scripts/memory.sh`: 100,000 instances of
 //! 20 plug-ins): 24 for the [`StoredRecord`] in its instance's slice, and the instance's own
-//! share spread over its plug-ins (its entry in the partition, its id, its agent with its
-//! version, the slice's header: about 180 bytes). Names and versions are kept once in the
-//! store's [`Strings`] and records hold their ids.
+//! share spread over its plug-ins (its entry in the partition with its agent, its id, the
+//! slice's header: about 150 bytes). Names and versions are kept once in the store's
+//! [`Strings`] and records hold their ids; the agent's default version is shared too.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;

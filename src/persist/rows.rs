@@ -8,8 +8,8 @@ use super::Problem;
 use crate::engine::commands::{seq_of, Command, Invocation, TokenRecord};
 use crate::engine::invocation::Step;
 use crate::engine::{
-    default_agent_version, AccessKey, Account, AgentState, Change, InstanceView, OsType,
-    PluginRecord, PluginStatus, PluginType, PluginView, Store,
+    agent_version, default_agent_version, AccessKey, Account, AgentState, Change, InstanceView,
+    OsType, PluginRecord, PluginStatus, PluginType, PluginView, Store,
 };
 
 /// Which set of tables: the data served, or the seed.
@@ -356,7 +356,7 @@ fn insert_instance(
         instance.os.as_str(),
         agent.installed,
         agent.online,
-        agent.version,
+        &*agent.version,
         time_text(agent.last_heartbeat),
         time_text(agent.ready_at),
     ])?;
@@ -633,9 +633,9 @@ fn agent_fields(row: &Row<'_>) -> Result<(OsType, AgentState), Problem> {
         Some(version) => {
             crate::text::check(&version)
                 .map_err(|refusal| invalid(format!("agent_version: {refusal}")))?;
-            version
+            agent_version(&version)
         }
-        None => default_agent_version(os).to_owned(),
+        None => agent_version(default_agent_version(os)),
     };
     let agent = AgentState {
         installed: row.get(4).map_err(read_problem)?,
