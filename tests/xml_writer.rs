@@ -21,13 +21,14 @@ use ecs_emulator::api::describe_invocations::{
 };
 use ecs_emulator::api::install_cloud_assistant::InstallCloudAssistantResponse;
 use ecs_emulator::api::invoke_command::InvokeCommandResponse;
-use ecs_emulator::api::list_plugin_status::{
-    InstancePluginStatus, InstancePluginStatusSet, ListPluginStatusResponse, PluginStatusItem,
-    PluginStatusSet,
-};
+use ecs_emulator::api::list_plugin_status::ListPluginStatusRequest;
+use ecs_emulator::api::next_token::TokenKey;
 use ecs_emulator::api::run_command::RunCommandResponse;
 use ecs_emulator::api::stop_invocation::StopInvocationResponse;
+use ecs_emulator::engine::{PluginRecord, PluginStatus, PluginType, Store};
+use ecs_emulator::rpc::params::Decoded;
 use ecs_emulator::rpc::render::{encode, ErrorBody, Format};
+use ecs_emulator::rpc::signature::percent_encode;
 use ecs_emulator::rpc::xml::{to_xml, DECLARATION};
 use proptest::prelude::*;
 use serde::Serialize;
@@ -78,32 +79,56 @@ fn tags(t: &Texts, n: usize) -> TagSet {
     TagSet::of(&pairs)
 }
 
-fn list_plugin_status(t: &Texts, n: usize, page: bool) -> ListPluginStatusResponse {
-    ListPluginStatusResponse {
-        page_size: page.then_some(10),
-        request_id: t.get(0),
-        page_number: page.then_some(1),
-        total_count: n as u64,
-        next_token: t.some(1, !page),
-        instance_plugin_status_set: InstancePluginStatusSet {
-            instance_plugin_status: (0..n)
-                .map(|i| InstancePluginStatus {
-                    instance_id: t.get(i),
-                    plugin_status_set: PluginStatusSet {
-                        plugin_status: (0..i % 3)
-                            .map(|j| PluginStatusItem {
-                                plugin_version: t.get(i + j),
-                                plugin_name: t.get(i + j + 1),
-                                first_heartbeat_time: t.get(i + j + 2),
-                                last_heartbeat_time: t.get(i + j + 3),
-                                plugin_status: word(i + j),
-                            })
-                            .collect(),
-                    },
-                })
-                .collect(),
-        },
+/// `text` as data may hold it (1 to 255 characters the data accepts), else `fallback`.
+fn fit_for_data(text: String, fallback: &str) -> String {
+    let fits =
+        ecs_emulator::text::check(&text).is_ok() && (1..=255).contains(&text.chars().count());
+    if fits {
+        text
+    } else {
+        fallback.to_owned()
     }
+}
+
+/// A ListPluginStatus answer comes from a store (it borrows the page it shows): `n` instances,
+/// two in three carrying a plug-in named from `t` with a version from `t`, listed by name (one
+/// entry per instance, NotInstalled records included), answered with request id `t[0]`.
+fn check_list_plugin_status(t: &Texts, n: usize, page: bool) -> Result<(), TestCaseError> {
+    const ACCOUNT: &str = ecs_emulator::engine::DEFAULT_ACCOUNT_ID;
+    let name = fit_for_data(t.get(1), "plugin");
+    let mut store = Store::new(vec![], vec![(name.clone(), PluginType::Persist)]).unwrap();
+    for i in 0..n {
+        let heartbeat = chrono::DateTime::from_timestamp(1_700_000_000 + i as i64 * 3_601, 0);
+        let record = PluginRecord {
+            version: fit_for_data(t.get(i), ""),
+            status: PluginStatus::ALL[i % PluginStatus::ALL.len()],
+            first_heartbeat: heartbeat.filter(|_| i % 2 == 0),
+            last_heartbeat: heartbeat,
+        };
+        let plugins = if i % 3 == 0 {
+            vec![]
+        } else {
+            vec![(name.clone(), record)]
+        };
+        store
+            .add_instance(ACCOUNT, "cn-hangzhou", &format!("i-{i:04}"), plugins)
+            .unwrap();
+    }
+    let mode = if page {
+        "PageSize=10&PageNumber=1"
+    } else {
+        "MaxResults=10"
+    };
+    let query = format!("RegionId=cn-hangzhou&Name={}&{mode}", percent_encode(&name));
+    let params = Decoded::new(query.as_bytes(), None).into_params().unwrap();
+    let key = TokenKey::derive(store.accounts());
+    let request = ListPluginStatusRequest::parse(&params, ACCOUNT, &store, &key).unwrap();
+    let listed = request.list(&store).unwrap();
+    let request_id = t.get(0);
+    check(
+        "ListPluginStatusResponse",
+        &request.respond(&listed, &key, &request_id),
+    )
 }
 
 fn describe_cloud_assistant_status(
@@ -274,7 +299,7 @@ fn describe_invocation_results(
 
 /// Every response type the emulator renders, under its root, built from `t`.
 fn check_all(t: &Texts, n: usize, page: bool) -> Result<(), TestCaseError> {
-    check("ListPluginStatusResponse", &list_plugin_status(t, n, page))?;
+    check_list_plugin_status(t, n, page)?;
     check(
         "DescribeCloudAssistantStatusResponse",
         &describe_cloud_assistant_status(t, n, page),

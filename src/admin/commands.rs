@@ -51,7 +51,7 @@ pub async fn put_cloud_assistant(
             let (_, instance) = store
                 .instance(&account, &id)
                 .ok_or_else(|| AdminError::internal(format!("instance {id} vanished")))?;
-            Ok(Json(CloudAssistant::from_state(&instance.agent)).into_response())
+            Ok(Json(CloudAssistant::from_state(instance.agent)).into_response())
         })
         .await
 }

@@ -11,7 +11,7 @@ use super::next_token::{TokenKey, TokenScope};
 use super::paging::{Limit, Paging, PagingErrors, PagingRules};
 use super::parse::{self, InstanceIdList};
 use crate::engine::{
-    ListError, ListedPage, ListedRecord, PluginRecord, Selection, Store, MAX_NAME_CHARS,
+    ListError, ListedPage, ListedRecord, PluginView, Selection, Store, MAX_NAME_CHARS,
 };
 use crate::error::ApiError;
 use crate::rpc::params::Params;
@@ -119,7 +119,7 @@ impl ListPluginStatusRequest {
     }
 
     /// Lists the request's page from `store`.
-    pub fn list(&self, store: &Store) -> Result<ListedPage, ApiError> {
+    pub fn list<'s>(&'s self, store: &'s Store) -> Result<ListedPage<'s>, ApiError> {
         let (start, limit) = self.paging.window();
         store
             .list(
@@ -140,7 +140,7 @@ impl ListPluginStatusRequest {
     /// it is encoded.
     pub fn respond<'p>(
         &self,
-        page: &'p ListedPage,
+        page: &'p ListedPage<'_>,
         tokens: &TokenKey,
         request_id: &'p str,
     ) -> ListPluginStatusResponse<'p> {
@@ -163,7 +163,7 @@ impl ListPluginStatusRequest {
 }
 
 /// The response body. Field order is the vendor sample's; absent fields are left out.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ListPluginStatusResponse<'a> {
     /// Page mode only.
@@ -185,8 +185,8 @@ pub struct ListPluginStatusResponse<'a> {
 
 /// `InstancePluginStatusSet: {InstancePluginStatus: [...]}`: the page's records grouped by
 /// instance (consecutive records of one instance make one entry), written as they are read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InstancePluginStatusSet<'a>(pub &'a [ListedRecord]);
+#[derive(Debug, Clone)]
+pub struct InstancePluginStatusSet<'a>(pub &'a [ListedRecord<'a>]);
 
 impl Serialize for InstancePluginStatusSet<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -194,7 +194,7 @@ impl Serialize for InstancePluginStatusSet<'_> {
             self.0
                 .chunk_by(|a, b| a.instance_id == b.instance_id)
                 .map(|records| InstancePluginStatus {
-                    instance_id: &records[0].instance_id,
+                    instance_id: records[0].instance_id,
                     plugin_status_set: PluginStatusSet(records),
                 })
         };
@@ -205,7 +205,7 @@ impl Serialize for InstancePluginStatusSet<'_> {
 }
 
 /// One instance's records on the page.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct InstancePluginStatus<'a> {
     /// The instance.
@@ -215,15 +215,15 @@ pub struct InstancePluginStatus<'a> {
 }
 
 /// `PluginStatusSet: {PluginStatus: [...]}`: one instance's records.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PluginStatusSet<'a>(pub &'a [ListedRecord]);
+#[derive(Debug, Clone)]
+pub struct PluginStatusSet<'a>(pub &'a [ListedRecord<'a>]);
 
 impl Serialize for PluginStatusSet<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let items = || {
             self.0
                 .iter()
-                .map(|r| PluginStatusItem::from_record(&r.plugin_name, r.record.as_ref()))
+                .map(|r| PluginStatusItem::from_record(r.plugin_name, r.record))
         };
         let mut set = serializer.serialize_struct("PluginStatusSet", 1)?;
         set.serialize_field("PluginStatus", &Seq(items))?;
@@ -262,14 +262,14 @@ pub struct PluginStatusItem<'a> {
 }
 
 impl<'a> PluginStatusItem<'a> {
-    fn from_record(name: &'a str, record: Option<&'a PluginRecord>) -> Self {
+    fn from_record(name: &'a str, record: Option<PluginView<'a>>) -> Self {
         match record {
             Some(r) => Self {
-                plugin_version: &r.version,
+                plugin_version: r.version(),
                 plugin_name: name,
-                first_heartbeat_time: WireTime(r.first_heartbeat),
-                last_heartbeat_time: WireTime(r.last_heartbeat),
-                plugin_status: r.status.as_str(),
+                first_heartbeat_time: WireTime(r.first_heartbeat()),
+                last_heartbeat_time: WireTime(r.last_heartbeat()),
+                plugin_status: r.status().as_str(),
             },
             None => Self {
                 plugin_version: "",

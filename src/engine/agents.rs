@@ -131,7 +131,7 @@ impl Store {
                     instance_id: id.to_owned(),
                     os: instance.os,
                     running,
-                    version: running.then(|| agent.version.clone()),
+                    version: running.then(|| agent.version.to_string()),
                     last_heartbeat: if running {
                         Some(now)
                     } else {
@@ -502,7 +502,7 @@ mod tests {
             .unwrap();
         store.apply(&install).unwrap();
         let (_, instance) = store.instance("a1", "i-1").unwrap();
-        assert_eq!(instance.agent, newer);
+        assert_eq!(*instance.agent, newer);
     }
 
     #[test]

@@ -311,10 +311,16 @@ impl Store {
                         instance: instance_id.clone(),
                     }
                 })?;
-                let current = instance.plugins.get(name.as_str());
+                let current = instance.plugins.get(name).map(|r| r.to_record());
                 let plugin_type = plugin_type.unwrap_or_else(|| self.plugin_type(name));
-                let next =
-                    lifecycle::apply(name, current, plugin_type, *event, version.as_deref(), *at)?;
+                let next = lifecycle::apply(
+                    name,
+                    current.as_ref(),
+                    plugin_type,
+                    *event,
+                    version.as_deref(),
+                    *at,
+                )?;
                 Ok(created_or_replaced(self.put_plugin(
                     account,
                     instance_id,
@@ -437,7 +443,7 @@ impl Store {
                 let agent = &mut instance.agent;
                 if !agent.installed && agent.ready_at.is_none() {
                     // What gets installed is the default version for the OS (SPEC 9.6).
-                    agent.version = super::default_agent_version(instance.os).to_owned();
+                    agent.version = super::agent_version(super::default_agent_version(instance.os));
                     agent.ready_at = Some(crate::clock::add_clamped(
                         *at,
                         chrono::Duration::seconds(INSTALL_SECONDS),
@@ -528,9 +534,9 @@ mod tests {
         assert_eq!(store.apply(&event(Event::Stop)), Ok(Applied::Replaced));
         let (_, instance) = store.instance("a1", "i-1").unwrap();
         let p = instance.plugins.get("p").unwrap();
-        assert_eq!(p.status, PluginStatus::Stopped);
+        assert_eq!(p.status(), PluginStatus::Stopped);
         assert_eq!(
-            p.last_heartbeat,
+            p.last_heartbeat(),
             Some("2026-01-01T00:00:00Z".parse().unwrap())
         );
         let remove = Change::RemovePlugin {

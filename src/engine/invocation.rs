@@ -405,8 +405,8 @@ impl Store {
             .iter()
             .map(|(name, record)| {
                 let local = LocalPlugin {
-                    status: record.status,
-                    version: record.version.clone(),
+                    status: record.status(),
+                    version: record.version().to_owned(),
                 };
                 (name.to_string(), local)
             })
@@ -432,7 +432,7 @@ impl Store {
                 let first = instance
                     .plugins
                     .get(report.name.as_str())
-                    .and_then(|record| record.first_heartbeat)
+                    .and_then(|record| record.first_heartbeat())
                     .unwrap_or(heartbeat);
                 let record = PluginRecord {
                     version: report.version,
@@ -622,9 +622,9 @@ mod tests {
         assert_eq!(linux.finish_time, Some(t("00:02")));
         let (_, instance) = store.instance(ACCOUNT, "i-linux").unwrap();
         let record = instance.plugins.get("p").unwrap();
-        assert_eq!(record.status, PluginStatus::Running);
-        assert_eq!(record.version, "1.2");
-        assert_eq!(record.last_heartbeat, Some(t("00:02")));
+        assert_eq!(record.status(), PluginStatus::Running);
+        assert_eq!(record.version(), "1.2");
+        assert_eq!(record.last_heartbeat(), Some(t("00:02")));
         assert!(store.next_step(t("59:00")).is_none());
         assert!(store.active.is_empty());
     }

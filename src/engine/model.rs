@@ -4,9 +4,9 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-use super::OrderedMap;
+use super::plugins::StoredRecord;
 
 /// A plug-in's state as Cloud Assistant reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -100,7 +100,9 @@ pub enum PluginType {
     Persist,
 }
 
-/// One plug-in on one instance.
+/// One plug-in on one instance, as a value: what a writer hands to the store and what
+/// [`super::PluginView::to_record`] gives back. The store keeps it in a compact form
+/// (see [`super::plugins`]), heartbeats in whole seconds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PluginRecord {
     /// Version string as reported, e.g. `1.1`.
@@ -140,8 +142,10 @@ pub struct AgentState {
     pub installed: bool,
     /// Whether it is online (heartbeating); only an installed agent runs commands.
     pub online: bool,
-    /// Its version: dotted whole numbers, compared numerically.
-    pub version: String,
+    /// Its version: dotted whole numbers, compared numerically. Most instances have the
+    /// default version of their OS, so it is shared ([`agent_version`]): 16 bytes an
+    /// instance rather than a string of its own.
+    pub version: Arc<str>,
     /// Its last heartbeat as stored; shown while it is offline.
     pub last_heartbeat: Option<DateTime<Utc>>,
     /// Being installed by InstallCloudAssistant: installed and online from this time on.
@@ -157,13 +161,25 @@ pub fn default_agent_version(os: OsType) -> &'static str {
     }
 }
 
+/// An agent version to store: the one shared copy when it is a default version, else its own.
+pub fn agent_version(text: &str) -> Arc<str> {
+    static DEFAULTS: OnceLock<[Arc<str>; 2]> = OnceLock::new();
+    let defaults = DEFAULTS.get_or_init(|| {
+        [OsType::Linux, OsType::Windows].map(|os| Arc::from(default_agent_version(os)))
+    });
+    match defaults.iter().find(|shared| ***shared == *text) {
+        Some(shared) => shared.clone(),
+        None => Arc::from(text),
+    }
+}
+
 impl AgentState {
     /// Installed, online, at the default version for `os`, never heartbeating yet.
     pub fn default_for(os: OsType) -> Self {
         Self {
             installed: true,
             online: true,
-            version: default_agent_version(os).to_owned(),
+            version: agent_version(default_agent_version(os)),
             last_heartbeat: None,
             ready_at: None,
         }
@@ -185,11 +201,14 @@ pub struct CatalogEntry {
     pub versions: Vec<String>,
 }
 
-/// An instance: its plug-ins, ordered by name, its OS and its Cloud Assistant agent.
-#[derive(Debug, Clone, Default)]
+/// An instance as stored: its plug-ins, its OS and its Cloud Assistant agent. Its plug-ins
+/// are read through [`super::InstanceView`], which the store gives with the strings they
+/// need.
+#[derive(Debug, Clone)]
 pub struct Instance {
-    /// Plug-ins by name, `Removed` ones included.
-    pub plugins: OrderedMap<Arc<str>, PluginRecord>,
+    /// Plug-ins sorted by name, `Removed` ones included: one shared block per instance
+    /// (see [`super::plugins`]).
+    pub(super) plugins: Arc<[StoredRecord]>,
     /// The operating system.
     pub os: OsType,
     /// The Cloud Assistant agent.
@@ -260,3 +279,19 @@ pub const DEFAULT_ACCOUNT_ID: &str = "1234567890123456";
 
 /// Longest plug-in name, as the vendor documents.
 pub const MAX_NAME_CHARS: usize = 255;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_agent_versions_are_shared() {
+        let linux = AgentState::default_for(OsType::FreeBSD).version;
+        assert!(Arc::ptr_eq(&linux, &agent_version("2.2.3.344")));
+        assert!(Arc::ptr_eq(
+            &AgentState::default_for(OsType::Windows).version,
+            &agent_version("2.1.3.344")
+        ));
+        assert_eq!(&*agent_version("2.2.3.400"), "2.2.3.400");
+    }
+}

@@ -144,6 +144,9 @@ impl<K: Ord + Clone, V: Clone> OrderedMap<K, V> {
                 self.len += 1;
                 if chunk.len() > MAX_CHUNK {
                     let tail = chunk.split_off(chunk.len() / 2);
+                    // The chunk grew to twice its entries' room by now; give the spare room
+                    // back, or a map filled in order keeps half of every chunk empty.
+                    chunk.shrink_to_fit();
                     self.chunks.insert(c + 1, Arc::new(tail));
                     self.starts.insert(c + 1, 0);
                 }

@@ -1,7 +1,9 @@
 //! Paging: which records a listing covers, where a page starts, and [`Store::list`].
 
+use std::sync::OnceLock;
+
 use super::store::Partition;
-use super::{Instance, PluginRecord, Store};
+use super::{Instance, PluginView, Store};
 
 /// Which records a listing covers; the unit of paging is one plug-in record.
 #[derive(Debug, Clone, Copy)]
@@ -30,34 +32,34 @@ pub enum PageStart<'a> {
     After(Option<&'a str>),
 }
 
-/// One listed record.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ListedRecord {
+/// One listed record, borrowed from the store (and the selection): a page copies nothing.
+#[derive(Debug, Clone, Copy)]
+pub struct ListedRecord<'a> {
     /// The instance.
-    pub instance_id: String,
+    pub instance_id: &'a str,
     /// The plug-in name.
-    pub plugin_name: String,
+    pub plugin_name: &'a str,
     /// The plug-in on the instance; `None` when the instance never had it (`NotInstalled`).
-    pub record: Option<PluginRecord>,
+    pub record: Option<PluginView<'a>>,
 }
 
-impl ListedRecord {
+impl<'a> ListedRecord<'a> {
     /// The record's position key: what a cursor holds to resume after it.
-    pub fn cursor_key<'s>(&'s self, selection: &Selection<'_>) -> &'s str {
+    pub fn cursor_key(&self, selection: &Selection<'_>) -> &'a str {
         match selection {
-            Selection::PluginOnInstances { .. } => &self.instance_id,
-            Selection::PluginsOfInstance { .. } => &self.plugin_name,
+            Selection::PluginOnInstances { .. } => self.instance_id,
+            Selection::PluginsOfInstance { .. } => self.plugin_name,
         }
     }
 }
 
 /// A page of records.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ListedPage {
+#[derive(Debug, Clone)]
+pub struct ListedPage<'a> {
     /// Records matching the selection, on every page.
     pub total: u64,
     /// This page's records, in listing order.
-    pub records: Vec<ListedRecord>,
+    pub records: Vec<ListedRecord<'a>>,
     /// True when records follow this page.
     pub more: bool,
 }
@@ -79,16 +81,21 @@ pub enum ListError {
 impl Store {
     /// Lists one page. Existence is checked first: every named instance must be the account's
     /// in the region, then the plug-in name must be one the caller may ask for.
-    pub fn list(
-        &self,
+    pub fn list<'a>(
+        &'a self,
         account: &str,
         region: &str,
-        selection: Selection<'_>,
+        selection: Selection<'a>,
         start: PageStart<'_>,
         limit: usize,
-    ) -> Result<ListedPage, ListError> {
-        let empty = Partition::default();
-        let partition = self.partition(account, region).unwrap_or(&empty);
+    ) -> Result<ListedPage<'a>, ListError> {
+        // A listing where the account has no data answers as an empty partition does; the
+        // empty one lives as long as the store, since a page borrows from the partition.
+        static EMPTY: OnceLock<Partition> = OnceLock::new();
+        let partition = match self.partition(account, region) {
+            Some(partition) => partition,
+            None => EMPTY.get_or_init(Partition::default),
+        };
         match selection {
             Selection::PluginOnInstances { name, instances } => {
                 if let Some(ids) = instances {
@@ -102,10 +109,10 @@ impl Store {
                 if !self.may_ask_for(account, region, name) {
                     return Err(ListError::PluginNameNotFound(name.to_owned()));
                 }
-                let listed = |(id, instance): (&String, &Instance)| ListedRecord {
-                    instance_id: id.clone(),
-                    plugin_name: name.to_owned(),
-                    record: instance.plugins.get(name).cloned(),
+                let listed = |(id, instance): (&'a String, &'a Instance)| ListedRecord {
+                    instance_id: id,
+                    plugin_name: name,
+                    record: self.view(instance).plugins.get(name),
                 };
                 match instances {
                     Some(ids) => {
@@ -136,16 +143,16 @@ impl Store {
                 let Some(found) = partition.instances.get(instance) else {
                     return Err(ListError::InstanceNotFound(instance.to_owned()));
                 };
-                let plugins = &found.plugins;
+                let plugins = self.view(found).plugins;
                 let first = start_position(start, plugins.len(), |c| plugins.count_through(c));
                 let rows =
                     plugins
                         .iter_from(first)
                         .take(limit)
                         .map(|(name, record)| ListedRecord {
-                            instance_id: instance.to_owned(),
-                            plugin_name: name.to_string(),
-                            record: Some(record.clone()),
+                            instance_id: instance,
+                            plugin_name: name,
+                            record: Some(record),
                         });
                 Ok(page(plugins.len(), first, limit, rows))
             }
@@ -171,13 +178,13 @@ fn offset_index(offset: u64, len: usize) -> usize {
     usize::try_from(offset).map_or(len, |o| o.min(len))
 }
 
-fn page(
+fn page<'a>(
     total: usize,
     first: usize,
     limit: usize,
-    rows: impl Iterator<Item = ListedRecord>,
-) -> ListedPage {
-    let records: Vec<ListedRecord> = rows.take(limit).collect();
+    rows: impl Iterator<Item = ListedRecord<'a>>,
+) -> ListedPage<'a> {
+    let records: Vec<ListedRecord<'a>> = rows.take(limit).collect();
     ListedPage {
         total: total as u64,
         more: first + records.len() < total,
@@ -205,7 +212,7 @@ mod tests {
         let got: Vec<_> = page
             .records
             .iter()
-            .map(|r| (r.instance_id.as_str(), r.record.is_some()))
+            .map(|r| (r.instance_id, r.record.is_some()))
             .collect();
         assert_eq!(
             got,
@@ -229,11 +236,7 @@ mod tests {
         let page = store
             .list("a1", "r1", sel, PageStart::After(Some("i-15")), 2)
             .unwrap();
-        let ids: Vec<_> = page
-            .records
-            .iter()
-            .map(|r| r.instance_id.as_str())
-            .collect();
+        let ids: Vec<_> = page.records.iter().map(|r| r.instance_id).collect();
         assert_eq!(ids, ["i-2", "i-3"]);
         assert!(page.more);
     }

@@ -8,8 +8,8 @@ use super::Problem;
 use crate::engine::commands::{seq_of, Command, Invocation, TokenRecord};
 use crate::engine::invocation::Step;
 use crate::engine::{
-    default_agent_version, AccessKey, Account, AgentState, Change, Instance, OsType, PluginRecord,
-    PluginStatus, PluginType, Store,
+    agent_version, default_agent_version, AccessKey, Account, AgentState, Change, InstanceView,
+    OsType, PluginRecord, PluginStatus, PluginType, PluginView, Store,
 };
 
 /// Which set of tables: the data served, or the seed.
@@ -340,7 +340,7 @@ fn insert_instance(
     account: &str,
     region: &str,
     instance_id: &str,
-    instance: &Instance,
+    instance: InstanceView<'_>,
 ) -> rusqlite::Result<()> {
     let sql = format!(
         "INSERT OR REPLACE INTO {} (account_id, instance_id, region_id, os_type, \
@@ -348,7 +348,7 @@ fn insert_instance(
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         set.table("instance")
     );
-    let agent = &instance.agent;
+    let agent = instance.agent;
     db.prepare_cached(&sql)?.execute(params![
         account,
         instance_id,
@@ -356,7 +356,7 @@ fn insert_instance(
         instance.os.as_str(),
         agent.installed,
         agent.online,
-        agent.version,
+        &*agent.version,
         time_text(agent.last_heartbeat),
         time_text(agent.ready_at),
     ])?;
@@ -369,7 +369,7 @@ fn insert_plugin(
     account: &str,
     instance_id: &str,
     name: &str,
-    record: &PluginRecord,
+    record: PluginView<'_>,
 ) -> rusqlite::Result<()> {
     let sql = format!(
         "INSERT OR REPLACE INTO {} (account_id, instance_id, name, version, status, \
@@ -380,10 +380,10 @@ fn insert_plugin(
         account,
         instance_id,
         name,
-        record.version,
-        record.status.as_str(),
-        time_text(record.first_heartbeat),
-        time_text(record.last_heartbeat),
+        record.version(),
+        record.status().as_str(),
+        time_text(record.first_heartbeat()),
+        time_text(record.last_heartbeat()),
     ])?;
     Ok(())
 }
@@ -633,9 +633,9 @@ fn agent_fields(row: &Row<'_>) -> Result<(OsType, AgentState), Problem> {
         Some(version) => {
             crate::text::check(&version)
                 .map_err(|refusal| invalid(format!("agent_version: {refusal}")))?;
-            version
+            agent_version(&version)
         }
-        None => default_agent_version(os).to_owned(),
+        None => agent_version(default_agent_version(os)),
     };
     let agent = AgentState {
         installed: row.get(4).map_err(read_problem)?,

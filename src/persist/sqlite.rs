@@ -428,10 +428,10 @@ mod tests {
         } = open_ok(&path);
         assert_eq!(created.as_deref(), Some("demo"));
         let seed = exported(&store);
-        let (account, region, id, _) = store
+        let (account, region, id) = store
             .instances()
             .next()
-            .map(|(a, r, i, x)| (a.to_owned(), r.to_owned(), i.to_owned(), x.clone()))
+            .map(|(a, r, i, _)| (a.to_owned(), r.to_owned(), i.to_owned()))
             .unwrap();
         let changes = vec![
             Change::PutPlugin {
@@ -513,12 +513,12 @@ mod tests {
         let (region, instance) = opened.store.instance("100", "i-1").unwrap();
         assert_eq!(region, "cn-hangzhou");
         assert_eq!(
-            instance.plugins.get("p").unwrap().status,
+            instance.plugins.get("p").unwrap().status(),
             PluginStatus::Running
         );
         // Version 2's columns: the defaults for data that had none.
         assert_eq!(instance.os, crate::engine::OsType::Linux);
-        assert_eq!(instance.agent, crate::engine::AgentState::default());
+        assert_eq!(*instance.agent, crate::engine::AgentState::default());
         let (_, cat) = opened.store.catalog_entries().next().unwrap();
         assert_eq!(cat.versions, ["1.0"]);
         drop(opened);
