@@ -426,7 +426,7 @@ impl AppState {
     /// before this returns. Costs one look at the due transitions when none is due.
     pub async fn catch_up(&self) -> Result<(), WriteFailed> {
         let now = self.now();
-        if self.read(|store| store.next_step(now).is_none()) {
+        if self.read(|store| store.earliest_step().is_none_or(|at| at > now)) {
             return Ok(());
         }
         self.write(|draft| {

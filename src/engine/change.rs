@@ -236,6 +236,7 @@ impl Store {
     /// Checks `change` against this store and applies it whole, or refuses it and changes
     /// nothing.
     pub fn apply(&mut self, change: &Change) -> Result<Applied, Refused> {
+        self.earliest_step = Default::default();
         let created_or_replaced = |created: bool| {
             if created {
                 Applied::Created

@@ -113,6 +113,16 @@ fn due(invocation: &Invocation, run: &InvocationInstance) -> Option<DateTime<Utc
 }
 
 impl Store {
+    /// When the earliest step is due, if any is waiting: worked out once per store value and
+    /// kept, so that a reader asking "is anything due?" before every answer pays for it once
+    /// per change, not once per request. A change clears it (see `Store::apply`).
+    pub fn earliest_step(&self) -> Option<DateTime<Utc>> {
+        *self.earliest_step.0.get_or_init(|| {
+            self.next_step(DateTime::<Utc>::MAX_UTC)
+                .map(|step| step.at())
+        })
+    }
+
     /// The earliest transition due at or before `now`: by time, then an agent becoming ready
     /// before any run, then older invocations first, then instance order.
     pub fn next_step(&self, now: DateTime<Utc>) -> Option<Step> {
@@ -627,6 +637,31 @@ mod tests {
         assert_eq!(record.last_heartbeat(), Some(t("00:02")));
         assert!(store.next_step(t("59:00")).is_none());
         assert!(store.active.is_empty());
+    }
+
+    #[test]
+    fn the_earliest_step_is_kept_per_store_value_and_cleared_by_a_change() {
+        let mut store = store();
+        assert_eq!(store.earliest_step(), None);
+        invoke(
+            &mut store,
+            invocation("t-1", "true", &["i-linux"], t("00:00")),
+        );
+        let due = store.earliest_step().expect("a pending run");
+        assert_eq!(Some(due), store.next_step(due).map(|step| step.at()));
+        assert_eq!(
+            store.next_step(due - chrono::TimeDelta::milliseconds(1)),
+            None
+        );
+        // A clone starts afresh; a change on it clears what it worked out.
+        let mut copy = store.clone();
+        advance(&mut copy, t("00:05"), None);
+        assert_eq!(copy.earliest_step(), None, "the run ended");
+        assert_eq!(
+            store.earliest_step(),
+            Some(due),
+            "the original keeps its own"
+        );
     }
 
     #[test]

@@ -52,6 +52,22 @@ pub struct Store {
     pub(super) active: BTreeSet<(String, String, u64)>,
     /// (account, instance) of every agent being installed.
     pub(super) installing: BTreeSet<(String, String)>,
+    /// When the earliest step of a run or an agent is due: see [`Store::earliest_step`].
+    pub(super) earliest_step: EarliestStep,
+}
+
+/// The time of a store's earliest due step, worked out once per store value. A clone starts
+/// without it and a change clears it, so only a store that no longer changes (a published
+/// snapshot) keeps it.
+#[derive(Debug, Default)]
+pub(super) struct EarliestStep(
+    pub(super) std::sync::OnceLock<Option<chrono::DateTime<chrono::Utc>>>,
+);
+
+impl Clone for EarliestStep {
+    fn clone(&self) -> Self {
+        Self::default()
+    }
 }
 
 impl Store {
@@ -107,6 +123,7 @@ impl Store {
             next_seq: 0,
             active: BTreeSet::new(),
             installing: BTreeSet::new(),
+            earliest_step: EarliestStep::default(),
         };
         for (name, plugin_type) in catalog {
             check_length("a plug-in name", &name, MAX_NAME_CHARS)?;
