@@ -3,8 +3,8 @@
 //! (NextToken).
 //!
 //! Setup builds, in memory and without JSON:
-//! - region `cn-hangzhou`: 250,000 instances × 4 plug-ins = 1,000,000 plug-in records, listed
-//!   one plug-in name at a time (`Selection::PluginOnInstances`, 250,000 rows per name);
+//! - region `cn-hangzhou`: 500,000 instances × 4 plug-ins = 2,000,000 plug-in records, listed
+//!   one plug-in name at a time (`Selection::PluginOnInstances`, 500,000 rows per name);
 //! - region `cn-shanghai`: one instance with 100,000 plug-ins, listed without a name
 //!   (`Selection::PluginsOfInstance`, 100,000 rows).
 //!
@@ -26,7 +26,7 @@ use ecs_emulator::rpc::render::{encode, Format};
 const ACCOUNT: &str = "1234567890123456";
 const REGION: &str = "cn-hangzhou";
 const WIDE_REGION: &str = "cn-shanghai";
-const INSTANCES: usize = 250_000;
+const INSTANCES: usize = 500_000;
 const PLUGINS_PER_INSTANCE: usize = 4;
 const WIDE_PLUGINS: usize = 100_000;
 const WIDE_INSTANCE: &str = "i-wide000000000001";
@@ -130,14 +130,17 @@ fn bench_engine(c: &mut Criterion, store: &Store) {
     group.measurement_time(Duration::from_secs(2));
     for mode in modes() {
         let deep_offset = mode.len - PAGE;
-        // The cursor is the record just before the deep page, so both deep seeks read the
-        // same last 50 records.
+        let middle_offset = mode.len / 2;
+        // Each cursor is the record just before its page, so a page reached by offset and the
+        // one reached by cursor read the same records.
         let deep_cursor = (mode.key_at)(deep_offset - 1);
-        let first_cursor = (mode.key_at)(0);
-        let starts: [(&str, PageStart<'_>); 4] = [
+        let middle_cursor = (mode.key_at)(middle_offset - 1);
+        let starts: [(&str, PageStart<'_>); 6] = [
             ("offset_first", PageStart::Offset(0)),
+            ("offset_middle", PageStart::Offset(middle_offset as u64)),
             ("offset_deep", PageStart::Offset(deep_offset as u64)),
-            ("cursor_first", PageStart::After(Some(&first_cursor))),
+            ("cursor_first", PageStart::After(None)),
+            ("cursor_middle", PageStart::After(Some(&middle_cursor))),
             ("cursor_deep", PageStart::After(Some(&deep_cursor))),
         ];
         for (label, start) in starts {
@@ -280,6 +283,55 @@ fn bench_request(c: &mut Criterion, store: &Store) {
     group.finish();
 }
 
+/// A NextToken issued for a page and opened by the next request, on its own.
+fn bench_token(c: &mut Criterion) {
+    let tokens = TokenKey::derive(&[]);
+    let ids = [WIDE_INSTANCE.to_owned()];
+    let scope = TokenScope {
+        account: ACCOUNT,
+        region: REGION,
+        instance_ids: &ids,
+        name: Some(NAME),
+    };
+    let cursor = instance_id(INSTANCES / 2);
+    let token = tokens.issue(&scope, &cursor);
+    assert_eq!(tokens.open(&scope, &token).as_deref(), Some(cursor.as_str()));
+    let mut group = c.benchmark_group("next_token");
+    group.sample_size(30);
+    group.warm_up_time(Duration::from_millis(500));
+    group.measurement_time(Duration::from_secs(2));
+    group.bench_function("issue", |b| {
+        b.iter(|| tokens.issue(black_box(&scope), black_box(&cursor)))
+    });
+    group.bench_function("open", |b| {
+        b.iter(|| tokens.open(black_box(&scope), black_box(&token)))
+    });
+    group.finish();
+}
+
+/// A 50-record answer encoded as JSON and as XML, the page listed once beforehand.
+fn bench_encode(c: &mut Criterion, store: &Store) {
+    let tokens = TokenKey::derive(store.accounts());
+    let query = format!("RegionId={REGION}&Name={NAME}&MaxResults={PAGE}");
+    let params = Decoded::new(query.as_bytes(), None)
+        .into_params()
+        .expect("well-formed query");
+    let request = ListPluginStatusRequest::parse(&params, ACCOUNT, store, &tokens)
+        .expect("valid request");
+    let page = request.list(store).expect("answerable");
+    let response = request.respond(&page, &tokens, "00000000-0000-4000-8000-000000000001");
+    let mut group = c.benchmark_group("encode_50_records");
+    group.sample_size(30);
+    group.warm_up_time(Duration::from_millis(500));
+    group.measurement_time(Duration::from_secs(2));
+    for (label, format) in [("json", Format::Json), ("xml", Format::Xml)] {
+        group.bench_function(label, |b| {
+            b.iter(|| encode(format, "ListPluginStatusResponse", black_box(&response)))
+        });
+    }
+    group.finish();
+}
+
 fn benches(c: &mut Criterion) {
     let started = Instant::now();
     let store = build_store();
@@ -289,6 +341,8 @@ fn benches(c: &mut Criterion) {
         started.elapsed()
     );
     bench_engine(c, &store);
+    bench_token(c);
+    bench_encode(c, &store);
     bench_request(c, &store);
 }
 
