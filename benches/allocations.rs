@@ -1,0 +1,117 @@
+//! Heap allocations per request, counted exactly (the `dhat` crate as the global allocator):
+//! the cases of `benches/router.rs` through the router with `oneshot`, less what the same
+//! harness costs around a router that answers fixed bytes (the `examples/fixed_body.rs`
+//! baseline's handler). Counts do not depend on the machine's load, so they show a change to
+//! the hot path that timings on a shared machine cannot.
+//!
+//! Run with `cargo bench --bench allocations`; prints one line per case.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{header, Request};
+use axum::response::IntoResponse;
+use axum::Router;
+use ecs_emulator::{app, AppState};
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+use common::{build_store, instance_id, REGION};
+
+#[global_allocator]
+static ALLOCATOR: dhat::Alloc = dhat::Alloc;
+
+const INSTANCES: usize = 10_000;
+const ROUNDS: u64 = 200;
+
+async fn get(app: &Router, query: &str) -> u16 {
+    let request = Request::get(format!("/?{query}"))
+        .body(Body::empty())
+        .unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status().as_u16();
+    let _ = response.into_body().collect().await.unwrap().to_bytes();
+    status
+}
+
+/// Allocations and bytes allocated per request of `query` on `app`, after a warm-up.
+fn per_request(runtime: &tokio::runtime::Runtime, app: &Router, query: &str) -> (f64, f64) {
+    for _ in 0..20 {
+        runtime.block_on(get(app, query));
+    }
+    let before = dhat::HeapStats::get();
+    for _ in 0..ROUNDS {
+        runtime.block_on(get(app, query));
+    }
+    let after = dhat::HeapStats::get();
+    (
+        (after.total_blocks - before.total_blocks) as f64 / ROUNDS as f64,
+        (after.total_bytes - before.total_bytes) as f64 / ROUNDS as f64,
+    )
+}
+
+fn main() {
+    let _profiler = dhat::Profiler::builder().testing().build();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let _inside = runtime.enter();
+    let app = app(AppState::new(build_store(INSTANCES)));
+    let common = format!("Version=2014-05-26&RegionId={REGION}");
+    let run = format!(
+        "Action=RunCommand&{common}&Type=RunShellScript&CommandContent=true&InstanceId.1={}",
+        instance_id(0)
+    );
+    assert_eq!(runtime.block_on(get(&app, &run)), 200);
+    let page = format!("Action=ListPluginStatus&{common}&Format=JSON&Name=plugin-1&MaxResults=10");
+    let body: &'static [u8] = Vec::leak(runtime.block_on(async {
+        let request = Request::get(format!("/?{page}"))
+            .body(Body::empty())
+            .unwrap();
+        let response = app.clone().oneshot(request).await.unwrap();
+        response
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec()
+    }));
+    let fixed = Router::new().fallback(move || async move {
+        (
+            [(header::CONTENT_TYPE, "application/json;charset=utf-8")],
+            body,
+        )
+            .into_response()
+    });
+    let (harness, harness_bytes) = per_request(&runtime, &fixed, &page);
+    println!("harness (a fixed-body router): {harness:.1} allocations, {harness_bytes:.0} bytes");
+    let cases = [
+        ("list_json_token_10", page.clone(), 200),
+        (
+            "list_xml_token_10",
+            format!("Action=ListPluginStatus&{common}&Format=XML&Name=plugin-1&MaxResults=10"),
+            200,
+        ),
+        (
+            "error_answer",
+            format!("Action=ListPluginStatus&{common}&Format=JSON&Name=no-such-plugin"),
+            404,
+        ),
+        (
+            "describe_invocations_10",
+            format!("Action=DescribeInvocations&{common}&Format=JSON&MaxResults=10"),
+            200,
+        ),
+    ];
+    for (label, query, status) in cases {
+        assert_eq!(runtime.block_on(get(&app, &query)), status, "{label}");
+        let (blocks, bytes) = per_request(&runtime, &app, &query);
+        println!(
+            "{label}: {:.1} allocations and {:.0} bytes per request beyond the harness",
+            blocks - harness,
+            bytes - harness_bytes
+        );
+    }
+}
