@@ -123,13 +123,14 @@ fn set(response: &mut Response, name: &'static str, value: &str) {
     }
 }
 
-/// Serialises `body` as JSON, or as XML under `root` with the XML declaration.
+/// Serialises `body` as JSON (serde_json's bytes, written by [`super::json`]), or as XML under
+/// `root` with the XML declaration.
 ///
 /// The XML is well-formed XML 1.0 whatever the text: a character XML cannot carry (which the
 /// data and the echoes already keep out) is replaced by U+FFFD as a last line of defence.
 pub fn encode<T: Serialize>(format: Format, root: &str, body: &T) -> Result<Vec<u8>, String> {
     match format {
-        Format::Json => serde_json::to_vec(body).map_err(|e| e.to_string()),
+        Format::Json => super::json::to_json(body),
         Format::Xml => {
             let mut xml = String::from(r#"<?xml version="1.0" encoding="UTF-8"?>"#);
             let serializer = quick_xml::se::Serializer::with_root(&mut xml, Some(root))
