@@ -48,6 +48,7 @@ impl JsonWriter {
     /// A struct's field name and its colon. The names are the derive's constants and need no
     /// escaping; the scan that says so is the same cheap one as for values, and a name that
     /// does need it is escaped like any text.
+    #[inline]
     fn field_name(&mut self, name: &str) {
         if first_to_escape(name.as_bytes()).is_none() {
             self.out.reserve(name.len() + 3);
@@ -656,6 +657,7 @@ impl Serializer for TextKey<'_> {
 /// `text` as a JSON string, quotes included, escaped as serde_json escapes: `"` and `\`, and
 /// the control characters U+0000 to U+001F (`\b \t \n \f \r`, the others `\u00XX` in lowercase
 /// hex). `/`, DEL and everything beyond ASCII are written as they are.
+#[inline]
 fn write_text(out: &mut Vec<u8>, text: &str) {
     let mut rest = text.as_bytes();
     out.reserve(rest.len() + 2);
@@ -716,28 +718,44 @@ const fn to_escape(word: u64) -> u64 {
 
 /// Where the first byte JSON must escape is: a `"`, a `\` or a control character below 0x20.
 ///
-/// Eight bytes at a time, as one little-endian word, so the lowest flagged byte is the first;
-/// the last few bytes are padded with a byte needing no escape into one more word.
+/// Eight bytes at a time, as one little-endian word, so the lowest flagged byte is the first.
+/// The last few bytes are checked as the last eight, overlapping bytes already found clean;
+/// text shorter than a word is checked byte by byte.
+#[inline]
 fn first_to_escape(bytes: &[u8]) -> Option<usize> {
+    if bytes.len() < 8 {
+        return bytes
+            .iter()
+            .position(|&byte| byte < 0x20 || byte == b'"' || byte == b'\\');
+    }
     let mut words = bytes.chunks_exact(8);
     let mut offset = 0;
     for chunk in &mut words {
-        let mut word = [0; 8];
-        word.copy_from_slice(chunk);
-        let flags = to_escape(u64::from_le_bytes(word));
+        let flags = to_escape(word(chunk));
         if flags != 0 {
-            return Some(offset + (flags.trailing_zeros() / 8) as usize);
+            return Some(offset + first_flagged(flags));
         }
         offset += 8;
     }
-    let tail = words.remainder();
-    if tail.is_empty() {
+    if words.remainder().is_empty() {
         return None;
     }
-    let mut word = [b' '; 8];
-    word[..tail.len()].copy_from_slice(tail);
-    let flags = to_escape(u64::from_le_bytes(word));
-    (flags != 0).then(|| offset + (flags.trailing_zeros() / 8) as usize)
+    let last = bytes.len() - 8;
+    let flags = to_escape(word(&bytes[last..]));
+    (flags != 0).then(|| last + first_flagged(flags))
+}
+
+/// The first eight bytes of `bytes` as a little-endian word.
+#[inline]
+fn word(bytes: &[u8]) -> u64 {
+    let mut word = [0; 8];
+    word.copy_from_slice(&bytes[..8]);
+    u64::from_le_bytes(word)
+}
+
+/// The index of the lowest byte flagged in `flags`.
+fn first_flagged(flags: u64) -> usize {
+    (flags.trailing_zeros() / 8) as usize
 }
 
 #[cfg(test)]
