@@ -10,6 +10,7 @@
 //! the caller's account is known and the fault rules have had their say, the request goes to
 //! [`api::dispatch`]. The journal and the log name the operation.
 
+pub mod json;
 pub mod params;
 pub mod render;
 pub mod signature;

@@ -121,14 +121,15 @@ fn set(response: &mut Response, name: &'static str, value: &str) {
     }
 }
 
-/// Serialises `body` as JSON, or as XML under `root` with the XML declaration.
+/// Serialises `body` as JSON (serde_json's bytes, written by [`super::json`]), or as XML under
+/// `root` with the XML declaration.
 ///
 /// The XML is well-formed XML 1.0 whatever the text: a character XML cannot carry (which the
 /// data and the echoes already keep out) is replaced by U+FFFD as a last line of defence. The
 /// emulator's own writer ([`super::xml`]) does it while it escapes, in the same pass.
 pub fn encode<T: Serialize>(format: Format, root: &str, body: &T) -> Result<Vec<u8>, String> {
     match format {
-        Format::Json => serde_json::to_vec(body).map_err(|e| e.to_string()),
+        Format::Json => super::json::to_json(body),
         Format::Xml => super::xml::to_xml(root, body),
     }
 }
