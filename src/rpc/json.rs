@@ -786,12 +786,11 @@ mod tests {
     };
     use crate::api::install_cloud_assistant::InstallCloudAssistantResponse;
     use crate::api::invoke_command::InvokeCommandResponse;
-    use crate::api::list_plugin_status::{
-        InstancePluginStatus, InstancePluginStatusSet, ListPluginStatusResponse, PluginStatusItem,
-        PluginStatusSet,
-    };
+    use crate::api::list_plugin_status::{ListPluginStatusRequest, ListPluginStatusResponse};
+    use crate::api::next_token::TokenKey;
     use crate::api::run_command::RunCommandResponse;
     use crate::api::stop_invocation::StopInvocationResponse;
+    use crate::engine::{PluginRecord, PluginStatus, PluginType, Store};
     use crate::rpc::render::ErrorBody;
 
     /// The writer's bytes are serde_json's.
@@ -972,41 +971,52 @@ mod tests {
         }
     }
 
-    fn plugin_page(text: &str, records: usize) -> ListPluginStatusResponse<'_> {
+    /// A ListPluginStatus answer of `records` instances carrying a plug-in named from `text`
+    /// (when data may hold it), every other one NotInstalled, given to `check`: the answer
+    /// borrows the store's page, so it is built from a store.
+    fn with_plugin_page(
+        text: &str,
+        records: usize,
+        check: impl FnOnce(&ListPluginStatusResponse<'_>),
+    ) {
+        let fits =
+            |t: &str| crate::text::check(t).is_ok() && (1..=255).contains(&t.chars().count());
+        let name = if fits(text) { text } else { "plugin-1" };
+        let mut store = Store::new(vec![], vec![(name.to_owned(), PluginType::Persist)]).unwrap();
         let at = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).single();
-        ListPluginStatusResponse {
-            page_size: None,
-            request_id: text,
-            page_number: Some(1),
-            total_count: 40_000,
-            next_token: Some(format!("token{text}")),
-            instance_plugin_status_set: InstancePluginStatusSet {
-                instance_plugin_status: (0..records)
-                    .map(|n| InstancePluginStatus {
-                        instance_id: text,
-                        plugin_status_set: PluginStatusSet {
-                            plugin_status: vec![if n % 2 == 0 {
-                                PluginStatusItem {
-                                    plugin_version: text,
-                                    plugin_name: "plugin-1",
-                                    first_heartbeat_time: WireTime(at),
-                                    last_heartbeat_time: WireTime(None),
-                                    plugin_status: "Running",
-                                }
-                            } else {
-                                PluginStatusItem {
-                                    plugin_version: "",
-                                    plugin_name: text,
-                                    first_heartbeat_time: WireTime(None),
-                                    last_heartbeat_time: WireTime(at),
-                                    plugin_status: "NotInstalled",
-                                }
-                            }],
-                        },
-                    })
-                    .collect(),
-            },
+        for n in 0..records {
+            let record = PluginRecord {
+                version: if fits(text) {
+                    text.to_owned()
+                } else {
+                    "1.0".to_owned()
+                },
+                status: PluginStatus::Running,
+                first_heartbeat: at,
+                last_heartbeat: None,
+            };
+            let plugins = if n % 2 == 0 {
+                vec![(name.to_owned(), record)]
+            } else {
+                vec![]
+            };
+            let account = store.default_account().to_owned();
+            store
+                .add_instance(&account, "cn-hangzhou", &format!("i-{n:04}"), plugins)
+                .unwrap();
         }
+        let query = format!(
+            "RegionId=cn-hangzhou&Name={}&MaxResults=10",
+            crate::rpc::signature::percent_encode(name)
+        );
+        let params = crate::rpc::params::Decoded::new(query.as_bytes(), None)
+            .into_params()
+            .unwrap();
+        let key = TokenKey::derive(store.accounts());
+        let account = store.default_account().to_owned();
+        let request = ListPluginStatusRequest::parse(&params, &account, &store, &key).unwrap();
+        let page = request.list(&store).unwrap();
+        check(&request.respond(&page, &key, text));
     }
 
     fn run(text: &str) -> InvokeInstanceItem {
@@ -1176,8 +1186,8 @@ mod tests {
 
     /// Every answer type, with `text` in its strings.
     fn every_answer(text: &str) {
-        same(&plugin_page(text, 0));
-        same(&plugin_page(text, 10));
+        with_plugin_page(text, 0, |page| same(page));
+        with_plugin_page(text, 10, |page| same(page));
         same(&invocations(text, 0));
         same(&invocations(text, 3));
         same(&commands(text));
@@ -1217,8 +1227,9 @@ mod tests {
 
     #[test]
     fn a_typical_page_fits_the_first_capacity() {
-        let page = plugin_page("3C2A0B8E-0F3B-4C5E-9F3B-1A2B3C4D5E6F", 10);
-        assert!(to_json(&page).expect("JSON").len() <= INITIAL_CAPACITY);
+        with_plugin_page("3C2A0B8E-0F3B-4C5E-9F3B-1A2B3C4D5E6F", 10, |page| {
+            assert!(to_json(page).expect("JSON").len() <= INITIAL_CAPACITY);
+        });
     }
 
     /// Text from characters that need escaping, their neighbours, and the rest of Unicode.
