@@ -769,7 +769,7 @@ mod tests {
     use super::*;
     use crate::api::create_command::CreateCommandResponse;
     use crate::api::delete_command::DeleteCommandResponse;
-    use crate::api::describe::{TagItem, TagSet, WireTime};
+    use crate::api::describe::{TagItem, TagSet};
     use crate::api::describe_cloud_assistant_status::{
         DescribeCloudAssistantStatusResponse, InstanceCloudAssistantStatus,
         InstanceCloudAssistantStatusSet,
