@@ -1,9 +1,18 @@
-//! The README's curl examples, answered by the demo data exactly as written (only request ids
-//! may differ).
+//! The documentation's curl examples, answered by the demo data exactly as written (only request
+//! ids may differ).
+//!
+//! The pages are README.md and every `docs/*.md`, read when the test runs. In each page, every
+//! `sh` block whose first line starts with `curl ` is an example: it is sent to the in-process
+//! demo app and what it prints is compared with the fenced block that follows it (`json`
+//! compared as JSON, `xml` and `text` as text), unless it saves the body with `-o FILE`, which a
+//! later `--data-binary @FILE` of the same page sends. A block whose first line is a `#` comment
+//! is not run. The examples of a page run in order on one app, each page on fresh demo data, so
+//! an example may rely on what the earlier ones of its page did, never on another page.
 
 mod common;
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 
 use axum::body::Body as AxumBody;
 use axum::http::Request;
@@ -12,6 +21,10 @@ use common::{demo_app, send_request};
 /// One curl example: what it sends and, unless it saves the body with `-o`, what it prints.
 #[derive(Debug)]
 struct Example {
+    /// 1 for a page's first example.
+    number: usize,
+    /// The heading the example is under.
+    section: String,
     command: String,
     method: String,
     url: String,
@@ -57,12 +70,23 @@ fn words(line: &str) -> Vec<String> {
     out
 }
 
-/// Every curl example in `sh` blocks, in order, with the output block after it.
-fn examples(readme: &str) -> Vec<Example> {
+/// Every curl example of a page in `sh` blocks, in order, with the output block after it.
+fn examples(page: &str) -> Vec<Example> {
     let mut found = Vec::new();
-    let mut blocks = readme.split("```").skip(1).step_by(2).peekable();
-    while let Some(block) = blocks.next() {
-        let Some(command) = block
+    let mut section = String::new();
+    // Prose and fenced blocks alternate: even parts are prose, odd ones blocks.
+    let parts: Vec<&str> = page.split("```").collect();
+    let mut i = 0;
+    while i < parts.len() {
+        let part = parts[i];
+        i += 1;
+        if i % 2 == 1 {
+            if let Some(heading) = part.lines().rev().find(|l| l.starts_with('#')) {
+                section = heading.trim_start_matches('#').trim().to_owned();
+            }
+            continue;
+        }
+        let Some(command) = part
             .strip_prefix("sh\n")
             .map(str::trim)
             .filter(|c| c.starts_with("curl "))
@@ -70,6 +94,8 @@ fn examples(readme: &str) -> Vec<Example> {
             continue;
         };
         let mut example = Example {
+            number: found.len() + 1,
+            section: section.clone(),
             command: command.to_owned(),
             method: String::new(),
             url: String::new(),
@@ -106,9 +132,11 @@ fn examples(readme: &str) -> Vec<Example> {
             .to_owned();
         }
         if example.save_to.is_none() {
-            let output = blocks
-                .next()
+            // Skip the prose between the command and its output.
+            let output = parts
+                .get(i + 1)
                 .unwrap_or_else(|| panic!("{command} is followed by its output"));
+            i += 2;
             let (lang, body) = output
                 .split_once('\n')
                 .expect("a fenced block with a language");
@@ -158,22 +186,51 @@ fn without_request_ids(text: &str) -> String {
     out
 }
 
-/// Runs every example in order against one demo app, as a reader would in a shell: the
-/// control-plane examples change the state the later ones see.
-#[tokio::test]
-async fn every_readme_example_answers_as_written() {
-    let readme = include_str!("../README.md");
-    let examples = examples(readme);
-    assert!(examples.len() >= 20, "found {} examples", examples.len());
+/// The root of the repository, where README.md is.
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// README.md, then every `docs/*.md` by name: each page's path from the root and its text.
+fn pages() -> Vec<(String, String)> {
+    let mut docs: Vec<PathBuf> = std::fs::read_dir(root().join("docs"))
+        .expect("a docs/ folder")
+        .map(|entry| entry.expect("a docs/ entry").path())
+        .filter(|path| path.extension().is_some_and(|e| e == "md"))
+        .collect();
+    docs.sort();
+    let mut pages = vec![PathBuf::from("README.md")];
+    pages.extend(
+        docs.iter()
+            .map(|p| p.strip_prefix(root()).unwrap().to_path_buf()),
+    );
+    pages
+        .into_iter()
+        .map(|page| {
+            let text = std::fs::read_to_string(root().join(&page))
+                .unwrap_or_else(|e| panic!("{}: {e}", page.display()));
+            (page.to_string_lossy().into_owned(), text)
+        })
+        .collect()
+}
+
+/// Runs every example of one page in order against one fresh demo app, as a reader would in a
+/// shell: the control-plane examples change the state the later ones see. Returns how many ran.
+async fn check_page(page: &str, text: &str) -> usize {
+    let examples = examples(text);
+    let count = examples.len();
     let app = demo_app();
     let mut files: HashMap<String, String> = HashMap::new();
     for example in examples {
-        let command = &example.command;
+        let command = &format!(
+            "{page}, example {} (under \"{}\"): {}",
+            example.number, example.section, example.command
+        );
         let (authority, path) = example
             .url
             .strip_prefix("http://")
             .and_then(|u| u.split_once('/'))
-            .expect("an http URL");
+            .unwrap_or_else(|| panic!("{command}: an http URL"));
         let builder = Request::builder()
             .method(example.method.as_str())
             .uri(format!("/{path}"))
@@ -185,7 +242,9 @@ async fn every_readme_example_answers_as_written() {
                     Body::Text(text) => text.clone(),
                     Body::File(file) => files
                         .get(file)
-                        .unwrap_or_else(|| panic!("{file} was saved by an earlier example"))
+                        .unwrap_or_else(|| {
+                            panic!("{command}: {file} is saved by an earlier example of the page")
+                        })
                         .clone(),
                 };
                 // As curl sends -d and --data-binary.
@@ -210,8 +269,8 @@ async fn every_readme_example_answers_as_written() {
             "json" => {
                 let got: serde_json::Value = serde_json::from_str(&without_request_ids(&printed))
                     .unwrap_or_else(|e| panic!("{command}: not JSON ({e}): {printed}"));
-                let want: serde_json::Value =
-                    serde_json::from_str(&without_request_ids(expected)).unwrap();
+                let want: serde_json::Value = serde_json::from_str(&without_request_ids(expected))
+                    .unwrap_or_else(|e| panic!("{command}: its output block is not JSON ({e})"));
                 assert_eq!(got, want, "{command}");
             }
             "xml" | "text" => assert_eq!(
@@ -219,7 +278,22 @@ async fn every_readme_example_answers_as_written() {
                 without_request_ids(expected),
                 "{command}"
             ),
-            other => panic!("unexpected output language {other} for {command}"),
+            other => panic!("{command}: unexpected output language {other}"),
         }
     }
+    count
+}
+
+/// Every page's examples answer as written, each page on fresh demo data.
+#[tokio::test]
+async fn every_example_answers_as_written() {
+    let mut counts = Vec::new();
+    for (page, text) in pages() {
+        let count = check_page(&page, &text).await;
+        counts.push((page, count));
+    }
+    let total: usize = counts.iter().map(|(_, count)| count).sum();
+    // 24: as many as README.md had before it was split into docs/.
+    assert!(total >= 24, "found {total} examples: {counts:?}");
+    assert!(counts[0].1 >= 2, "README.md has {} examples", counts[0].1);
 }
