@@ -1,5 +1,5 @@
 //! The documentation's curl examples, answered by the demo data exactly as written (only request
-//! ids may differ).
+//! ids may differ), and its relative links.
 //!
 //! The pages are README.md and every `docs/*.md`, read when the test runs. In each page, every
 //! `sh` block whose first line starts with `curl ` is an example: it is sent to the in-process
@@ -8,6 +8,9 @@
 //! later `--data-binary @FILE` of the same page sends. A block whose first line is a `#` comment
 //! is not run. The examples of a page run in order on one app, each page on fresh demo data, so
 //! an example may rely on what the earlier ones of its page did, never on another page.
+//!
+//! Every relative link of a page names a file or folder that exists (and one of its headings, for
+//! `page.md#anchor`), and README.md links every page of docs/.
 
 mod common;
 
@@ -296,4 +299,103 @@ async fn every_example_answers_as_written() {
     // 24: as many as README.md had before it was split into docs/.
     assert!(total >= 24, "found {total} examples: {counts:?}");
     assert!(counts[0].1 >= 2, "README.md has {} examples", counts[0].1);
+}
+
+/// The anchor GitHub gives a heading: lower case, punctuation dropped, spaces as hyphens.
+fn slug(heading: &str) -> String {
+    heading
+        .trim_start_matches('#')
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_'))
+        .map(|c| if c == ' ' { '-' } else { c })
+        .collect()
+}
+
+/// A page's text outside fenced blocks.
+fn prose(text: &str) -> String {
+    text.split("```").step_by(2).collect::<Vec<_>>().join("\n")
+}
+
+/// The anchors of a page's headings.
+fn anchors(text: &str) -> Vec<String> {
+    prose(text)
+        .lines()
+        .filter(|line| line.starts_with('#'))
+        .map(slug)
+        .collect()
+}
+
+/// The targets of a page's inline links `[text](target)`, outside fenced blocks.
+fn links(text: &str) -> Vec<String> {
+    prose(text)
+        .split("](")
+        .skip(1)
+        .filter_map(|rest| rest.split_once(')').map(|(target, _)| target.to_owned()))
+        .collect()
+}
+
+/// Pages linked before they are written (on another branch); a link to one is allowed while
+/// the file does not exist.
+const PENDING: &[&str] = &["docs/ci.md"];
+
+/// Every relative link of every page names a file or folder that exists (and a heading of it,
+/// for `page.md#anchor`), and README.md links every page of docs/.
+#[test]
+fn every_relative_link_resolves() {
+    let pages = pages();
+    let mut broken = Vec::new();
+    for (page, text) in &pages {
+        let dir = Path::new(page).parent().unwrap_or(Path::new(""));
+        for target in links(text) {
+            if target.contains("://") || target.starts_with("mailto:") {
+                continue;
+            }
+            let (file, anchor) = target.split_once('#').unwrap_or((&target, ""));
+            let path = if file.is_empty() {
+                PathBuf::from(page)
+            } else {
+                normalize(&dir.join(file))
+            };
+            let pending = PENDING.iter().any(|p| Path::new(p) == path);
+            if !root().join(&path).exists() {
+                if !pending {
+                    broken.push(format!("{page}: {target}: no {}", path.display()));
+                }
+                continue;
+            }
+            if !anchor.is_empty() {
+                let linked = std::fs::read_to_string(root().join(&path)).unwrap_or_default();
+                if !anchors(&linked).iter().any(|a| a == anchor) {
+                    broken.push(format!("{page}: {target}: no heading #{anchor}"));
+                }
+            }
+        }
+    }
+    let readme_links: Vec<PathBuf> = links(&pages[0].1)
+        .iter()
+        .map(|t| normalize(Path::new(t.split('#').next().unwrap_or_default())))
+        .collect();
+    for (page, _) in &pages[1..] {
+        if !readme_links.iter().any(|l| l == Path::new(page)) {
+            broken.push(format!("README.md does not link {page}"));
+        }
+    }
+    assert!(broken.is_empty(), "broken links:\n{}", broken.join("\n"));
+}
+
+/// `docs/../tests/sdk/` as `tests/sdk`: the path from the root, without `.` and `..`.
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
 }
