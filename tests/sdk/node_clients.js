@@ -133,7 +133,7 @@ function expectedAgent(instanceId) {
   };
 }
 
-// The vendor's error table (README "Error codes"): code -> [HTTP status, message].
+// The vendor's error table (docs/errors.md): code -> [HTTP status, message].
 const VENDOR_ERRORS = {
   'InvalidParam.PageNumber': [400, 'The specified parameter PageNumber is invalid.'],
   'InvalidParam.PageSize': [400, 'The specified parameter PageSize is invalid.'],

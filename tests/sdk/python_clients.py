@@ -147,7 +147,7 @@ def expected_agent(instance_id):
     }
 
 
-# The vendor's error table (README "Error codes"): code -> (HTTP status, message).
+# The vendor's error table (docs/errors.md): code -> (HTTP status, message).
 VENDOR_ERRORS = {
     "InvalidParam.PageNumber": (400, "The specified parameter PageNumber is invalid."),
     "InvalidParam.PageSize": (400, "The specified parameter PageSize is invalid."),
