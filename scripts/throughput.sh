@@ -7,7 +7,8 @@
 # pinned to core 0 (so tokio runs one worker each), and drives them in turn with wrk pinned to
 # core 1 on 127.0.0.1, keep-alive, alternating runs. The baseline serves the very bytes the
 # emulator answered for the same request. Each case runs ROUNDS times per server; the medians
-# (requests/s, p99 latency) and their ratios are printed last. Bounded: about
+# (requests/s, p99 latency, and the server's CPU time per request from /proc) and their ratios
+# are printed last. Bounded: about
 # SECONDS_PER_RUN × 2 × ROUNDS per case. Needs `wrk` and `taskset` (Debian: apt-get install wrk).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,6 +37,7 @@ start() {
     local log=$WORK/$name.log
     RUST_LOG=${RUST_LOG:-info} taskset -c 0 "$@" >"$log" 2>&1 &
     PIDS+=($!)
+    echo $! >"$WORK/$name.pid"
     for _ in $(seq 200); do
         if grep -q "ready on http://" "$log"; then
             grep -o "ready on http://[^ ]*" "$log" | head -1 | sed 's/ready on http:\/\///' >"$WORK/$name.addr"
@@ -67,6 +69,22 @@ drive_signed() {
     read -r rps p99 errors <<<"$out"
     [ "$errors" = 0 ] || { echo "throughput.sh: $errors signed requests were refused" >&2; exit 1; }
     echo "$rps $p99"
+}
+
+# CPU time (user + system, in clock ticks) the server NAME has used so far.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$(cat "$WORK/$1.pid")/stat"; }
+
+# One measured run of server NAME: "requests_per_second p99_ms cpu_us_per_request". The CPU
+# time the server spent per answer is a second view of the same run that a busy machine
+# disturbs less than the rate: it counts only the server's own work.
+measure() {
+    local server=$1 url=$2 connections=$3
+    local before after rps p99
+    before=$(cpu_ticks "$server")
+    read -r rps p99 <<<"$($run "$url" "$connections")"
+    after=$(cpu_ticks "$server")
+    awk -v r="$rps" -v p="$p99" -v t="$((after - before))" -v s="$SECONDS_PER_RUN" -v hz="$(getconf CLK_TCK)" \
+        'BEGIN { printf "%s %s %.2f\n", r, p, t * 1e6 / hz / (r * s) }'
 }
 
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
@@ -112,21 +130,22 @@ for case in "${CASES[@]}"; do
     start "base-$name" "$BASELINE" 127.0.0.1:0 "$body" "$content_type"
     base_url="http://$(cat "$WORK/base-$name.addr")$path"
     for round in $(seq "$ROUNDS"); do
-        echo "$name emulator $($run "$url" "$connections")" >>"$RESULTS"
-        echo "$name baseline $($run "$base_url" "$connections")" >>"$RESULTS"
+        echo "$name emulator $(measure "$server" "$url" "$connections")" >>"$RESULTS"
+        echo "$name baseline $(measure "base-$name" "$base_url" "$connections")" >>"$RESULTS"
         echo "== $name round $round/$ROUNDS done" >&2
     done
     kill -TERM "${PIDS[-1]}" 2>/dev/null || true
 done
 
 echo
-printf "%-24s %12s %12s %8s %10s %10s %8s\n" case emulator/s baseline/s ratio "p99 ms" "base p99" "p99 x"
+printf "%-24s %11s %11s %6s %8s %8s %6s %9s %9s %6s\n" case emulator/s baseline/s ratio \
+    "p99 ms" "base p99" "p99 x" "cpu us/rq" "base us" "cpu x"
 for case in "${CASES[@]}"; do
     name=${case%%|*}
-    e_rps=$(awk -v n="$name" '$1==n && $2=="emulator" {print $3}' "$RESULTS" | median)
-    b_rps=$(awk -v n="$name" '$1==n && $2=="baseline" {print $3}' "$RESULTS" | median)
-    e_p99=$(awk -v n="$name" '$1==n && $2=="emulator" {print $4}' "$RESULTS" | median)
-    b_p99=$(awk -v n="$name" '$1==n && $2=="baseline" {print $4}' "$RESULTS" | median)
-    awk -v n="$name" -v e="$e_rps" -v b="$b_rps" -v ep="$e_p99" -v bp="$b_p99" 'BEGIN {
-        printf "%-24s %12.0f %12.0f %8.2f %10.2f %10.2f %8.2f\n", n, e, b, e/b, ep, bp, ep/bp }'
+    column() { awk -v n="$name" -v who="$1" -v c="$2" '$1==n && $2==who {print $c}' "$RESULTS" | median; }
+    awk -v n="$name" -v e="$(column emulator 3)" -v b="$(column baseline 3)" \
+        -v ep="$(column emulator 4)" -v bp="$(column baseline 4)" \
+        -v ec="$(column emulator 5)" -v bc="$(column baseline 5)" 'BEGIN {
+        printf "%-24s %11.0f %11.0f %6.2f %8.2f %8.2f %6.2f %9.2f %9.2f %6.2f\n",
+            n, e, b, e/b, ep, bp, ep/bp, ec, bc, bc/ec }'
 done
