@@ -229,8 +229,27 @@ fn bench_request(c: &mut Criterion, store: &Store) {
             Format::Xml,
         ),
         (
+            "token_first_json",
+            format!("{common}&RegionId={REGION}&Name={NAME}&MaxResults={PAGE}"),
+            Format::Json,
+        ),
+        (
             "token_deep_json",
             format!("{common}&RegionId={REGION}&Name={NAME}&MaxResults={PAGE}&NextToken={deep_token}"),
+            Format::Json,
+        ),
+        (
+            "instance_page_first_json",
+            format!(
+                "{common}&RegionId={WIDE_REGION}&InstanceId.1={WIDE_INSTANCE}&PageNumber=1&PageSize={PAGE}"
+            ),
+            Format::Json,
+        ),
+        (
+            "instance_token_first_json",
+            format!(
+                "{common}&RegionId={WIDE_REGION}&InstanceId.1={WIDE_INSTANCE}&MaxResults={PAGE}"
+            ),
             Format::Json,
         ),
         (
