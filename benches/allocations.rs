@@ -16,7 +16,7 @@ use ecs_emulator::{app, AppState};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
-use common::{build_store, instance_id, REGION};
+use common::{build_store, request_cases, run_command_query};
 
 #[global_allocator]
 static ALLOCATOR: dhat::Alloc = dhat::Alloc;
@@ -58,13 +58,9 @@ fn main() {
         .unwrap();
     let _inside = runtime.enter();
     let app = app(AppState::new(build_store(INSTANCES)));
-    let common = format!("Version=2014-05-26&RegionId={REGION}");
-    let run = format!(
-        "Action=RunCommand&{common}&Type=RunShellScript&CommandContent=true&InstanceId.1={}",
-        instance_id(0)
-    );
-    assert_eq!(runtime.block_on(get(&app, &run)), 200);
-    let page = format!("Action=ListPluginStatus&{common}&Format=JSON&Name=plugin-1&MaxResults=10");
+    assert_eq!(runtime.block_on(get(&app, &run_command_query())), 200);
+    let cases = request_cases();
+    let page = cases[0].1.clone();
     let body: &'static [u8] = Vec::leak(runtime.block_on(async {
         let request = Request::get(format!("/?{page}"))
             .body(Body::empty())
@@ -87,24 +83,6 @@ fn main() {
     });
     let (harness, harness_bytes) = per_request(&runtime, &fixed, &page);
     println!("harness (a fixed-body router): {harness:.1} allocations, {harness_bytes:.0} bytes");
-    let cases = [
-        ("list_json_token_10", page.clone(), 200),
-        (
-            "list_xml_token_10",
-            format!("Action=ListPluginStatus&{common}&Format=XML&Name=plugin-1&MaxResults=10"),
-            200,
-        ),
-        (
-            "error_answer",
-            format!("Action=ListPluginStatus&{common}&Format=JSON&Name=no-such-plugin"),
-            404,
-        ),
-        (
-            "describe_invocations_10",
-            format!("Action=DescribeInvocations&{common}&Format=JSON&MaxResults=10"),
-            200,
-        ),
-    ];
     for (label, query, status) in cases {
         assert_eq!(runtime.block_on(get(&app, &query)), status, "{label}");
         let (blocks, bytes) = per_request(&runtime, &app, &query);

@@ -19,7 +19,7 @@ use ecs_emulator::{app, AppState};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
-use common::{build_store, instance_id, REGION};
+use common::{build_store, request_cases, run_command_query};
 
 const INSTANCES: usize = 10_000;
 
@@ -40,34 +40,8 @@ fn benches(c: &mut Criterion) {
         .unwrap();
     let _inside = runtime.enter();
     let app = app(AppState::new(build_store(INSTANCES)));
-    let common = format!("Version=2014-05-26&RegionId={REGION}");
-    let run = format!(
-        "Action=RunCommand&{common}&Type=RunShellScript&CommandContent=true&InstanceId.1={}",
-        instance_id(0)
-    );
-    assert_eq!(runtime.block_on(get(&app, &run)).0, 200);
-    let cases = [
-        (
-            "list_json_token_10",
-            format!("Action=ListPluginStatus&{common}&Format=JSON&Name=plugin-1&MaxResults=10"),
-            200,
-        ),
-        (
-            "list_xml_token_10",
-            format!("Action=ListPluginStatus&{common}&Format=XML&Name=plugin-1&MaxResults=10"),
-            200,
-        ),
-        (
-            "error_answer",
-            format!("Action=ListPluginStatus&{common}&Format=JSON&Name=no-such-plugin"),
-            404,
-        ),
-        (
-            "describe_invocations_10",
-            format!("Action=DescribeInvocations&{common}&Format=JSON&MaxResults=10"),
-            200,
-        ),
-    ];
+    assert_eq!(runtime.block_on(get(&app, &run_command_query())).0, 200);
+    let cases = request_cases();
     let mut group = c.benchmark_group("router");
     group.sample_size(30);
     group.warm_up_time(Duration::from_millis(500));

@@ -37,3 +37,42 @@ pub fn build_store(instances: usize) -> Store {
     }
     store
 }
+
+/// A RunCommand that leaves one invocation for [`request_cases`]' DescribeInvocations page.
+#[allow(dead_code)] // used by the whole-request benches (router, allocations) only
+pub fn run_command_query() -> String {
+    format!(
+        "Action=RunCommand&Version=2014-05-26&RegionId={REGION}&Type=RunShellScript\
+         &CommandContent=true&InstanceId.1={}",
+        instance_id(0)
+    )
+}
+
+/// The whole requests measured through the router: (label, query, expected status). The first
+/// is the 10-record ListPluginStatus page in token mode, JSON.
+#[allow(dead_code)] // used by the whole-request benches (router, allocations) only
+pub fn request_cases() -> [(&'static str, String, u16); 4] {
+    let common = format!("Version=2014-05-26&RegionId={REGION}");
+    [
+        (
+            "list_json_token_10",
+            format!("Action=ListPluginStatus&{common}&Format=JSON&Name=plugin-1&MaxResults=10"),
+            200,
+        ),
+        (
+            "list_xml_token_10",
+            format!("Action=ListPluginStatus&{common}&Format=XML&Name=plugin-1&MaxResults=10"),
+            200,
+        ),
+        (
+            "error_answer",
+            format!("Action=ListPluginStatus&{common}&Format=JSON&Name=no-such-plugin"),
+            404,
+        ),
+        (
+            "describe_invocations_10",
+            format!("Action=DescribeInvocations&{common}&Format=JSON&MaxResults=10"),
+            200,
+        ),
+    ]
+}
