@@ -90,11 +90,17 @@ fn canonical_query(pairs: &[(&str, &str)]) -> String {
         .map(|(k, v)| (percent_encode(k), percent_encode(v)))
         .collect();
     encoded.sort();
-    encoded
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("&")
+    let length = encoded.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
+    let mut query = String::with_capacity(length);
+    for (k, v) in &encoded {
+        if !query.is_empty() {
+            query.push('&');
+        }
+        query.push_str(k);
+        query.push('=');
+        query.push_str(v);
+    }
+    query
 }
 
 /// V1 string to sign: `METHOD&%2F&` + encode(sorted, encoded parameters but `Signature`).
