@@ -295,7 +295,10 @@ fn bench_token(c: &mut Criterion) {
     };
     let cursor = instance_id(INSTANCES / 2);
     let token = tokens.issue(&scope, &cursor);
-    assert_eq!(tokens.open(&scope, &token).as_deref(), Some(cursor.as_str()));
+    assert_eq!(
+        tokens.open(&scope, &token).as_deref(),
+        Some(cursor.as_str())
+    );
     let mut group = c.benchmark_group("next_token");
     group.sample_size(30);
     group.warm_up_time(Duration::from_millis(500));
@@ -316,8 +319,8 @@ fn bench_encode(c: &mut Criterion, store: &Store) {
     let params = Decoded::new(query.as_bytes(), None)
         .into_params()
         .expect("well-formed query");
-    let request = ListPluginStatusRequest::parse(&params, ACCOUNT, store, &tokens)
-        .expect("valid request");
+    let request =
+        ListPluginStatusRequest::parse(&params, ACCOUNT, store, &tokens).expect("valid request");
     let page = request.list(store).expect("answerable");
     let response = request.respond(&page, &tokens, "00000000-0000-4000-8000-000000000001");
     let mut group = c.benchmark_group("encode_50_records");
