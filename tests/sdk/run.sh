@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SDK test suite: drives the official Alibaba Cloud clients (Python Tea V3 and V1, legacy Python,
 # Node Tea V3 and V1, Node pop-core GET and POST) against the release binary, serving
-# tests/sdk/fixture.json with --signature strict.
+# tests/sdk/fixture.json with --signature strict; then runs the SDK part of the CI recipes
+# (recipes.py) against a second emulator serving the demo data.
 #
 #     bash tests/sdk/run.sh            (from any directory)
 #
@@ -25,11 +26,14 @@ export no_proxy="127.0.0.1,localhost${no_proxy:+,$no_proxy}"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ecs-emulator-sdk.XXXXXX")
 EMULATOR_PID=
+DEMO_PID=
 cleanup() {
-    if [ -n "$EMULATOR_PID" ] && kill -0 "$EMULATOR_PID" 2>/dev/null; then
-        kill -TERM "$EMULATOR_PID" 2>/dev/null
-        wait "$EMULATOR_PID" 2>/dev/null
-    fi
+    for pid in $EMULATOR_PID $DEMO_PID; do
+        if kill -0 "$pid" 2>/dev/null; then
+            kill -TERM "$pid" 2>/dev/null
+            wait "$pid" 2>/dev/null
+        fi
+    done
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -84,13 +88,18 @@ ECS_EMULATOR_ADMIN_TOKEN=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
 export ECS_EMULATOR_ADMIN_TOKEN
 RUST_LOG=warn "$BIN" --listen 127.0.0.1:0 --data $SDK/fixture.json --signature strict >"$LOG" 2>&1 &
 EMULATOR_PID=$!
-ADDR=
-for _ in $(seq 1 100); do
-    ADDR=$(sed -n 's|.*ecs-emulator ready on http://\([^ ]*\).*|\1|p' "$LOG" | head -n1)
-    [ -n "$ADDR" ] && break
-    kill -0 "$EMULATOR_PID" 2>/dev/null || break
-    sleep 0.1
-done
+# The address from an emulator's ready line in LOG, waiting up to 10 s while PID lives.
+ready_address() {
+    local log=$1 pid=$2 addr=
+    for _ in $(seq 1 100); do
+        addr=$(sed -n 's|.*ecs-emulator ready on http://\([^ ]*\).*|\1|p' "$log" | head -n1)
+        [ -n "$addr" ] && break
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    echo "$addr"
+}
+ADDR=$(ready_address "$LOG" "$EMULATOR_PID")
 if [ -z "$ADDR" ]; then
     echo "emulator output:"
     sed 's/^/    /' "$LOG"
@@ -123,7 +132,27 @@ run_driver() {
 run_driver python_clients "$VENV/bin/python" $SDK/python_clients.py
 run_driver node_clients node $SDK/node_clients.js
 
-# 6. Stop the emulator (SIGTERM: it finishes what is in flight and exits 0).
+# The CI recipes (examples/ci/, docs/ci.md) use the demo data's key pair: a second emulator
+# serves the built-in demo data, with signatures checked, for recipes.py.
+DEMO_LOG=$WORK/demo.log
+RUST_LOG=warn "$BIN" --listen 127.0.0.1:0 --signature strict >"$DEMO_LOG" 2>&1 &
+DEMO_PID=$!
+DEMO_ADDR=$(ready_address "$DEMO_LOG" "$DEMO_PID")
+if [ -n "$DEMO_ADDR" ]; then
+    echo "== demo-data emulator ready on http://$DEMO_ADDR (pid $DEMO_PID)"
+    ADDR=$DEMO_ADDR run_driver recipes "$VENV/bin/python" $SDK/recipes.py
+else
+    echo "FAIL recipes setup: the demo-data emulator did not print its ready line within 10 s" \
+        | tee -a "$RESULTS"
+    sed 's/^/    /' "$DEMO_LOG"
+fi
+
+# 6. Stop the emulators (SIGTERM: each finishes what is in flight and exits 0).
+if [ -n "$DEMO_PID" ]; then
+    kill -TERM "$DEMO_PID" 2>/dev/null
+    wait "$DEMO_PID" || echo "note: the demo-data emulator exited with status $? after SIGTERM"
+    DEMO_PID=
+fi
 kill -TERM "$EMULATOR_PID" 2>/dev/null
 wait "$EMULATOR_PID"
 EMULATOR_STATUS=$?
