@@ -336,10 +336,6 @@ fn links(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// Pages linked before they are written (on another branch); a link to one is allowed while
-/// the file does not exist.
-const PENDING: &[&str] = &["docs/ci.md"];
-
 /// Every relative link of every page names a file or folder that exists (and a heading of it,
 /// for `page.md#anchor`), and README.md links every page of docs/.
 #[test]
@@ -358,11 +354,8 @@ fn every_relative_link_resolves() {
             } else {
                 normalize(&dir.join(file))
             };
-            let pending = PENDING.iter().any(|p| Path::new(p) == path);
             if !root().join(&path).exists() {
-                if !pending {
-                    broken.push(format!("{page}: {target}: no {}", path.display()));
-                }
+                broken.push(format!("{page}: {target}: no {}", path.display()));
                 continue;
             }
             if !anchor.is_empty() {
