@@ -45,6 +45,7 @@ pub mod error;
 pub mod faults;
 pub mod fixture;
 pub mod journal;
+pub mod log_writer;
 pub mod metrics;
 pub mod persist;
 pub mod rpc;

@@ -11,7 +11,7 @@ use ecs_emulator::engine::Store;
 use ecs_emulator::persist::sqlite::{self, OpenFailure};
 use ecs_emulator::persist::{Durable, Memory};
 use ecs_emulator::state::SeedOrigin;
-use ecs_emulator::{app, fixture, server, state, AppState};
+use ecs_emulator::{app, fixture, log_writer, server, state, AppState};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
@@ -194,16 +194,14 @@ fn open_data(args: &ServeArgs) -> Option<(Store, Box<dyn Durable>, SeedOrigin)> 
 
 /// Logs to stdout; RUST_LOG sets levels (default info). The ready line is always shown.
 ///
-/// Lines are handed to a writer thread (tracing-appender's non-blocking writer), so a request
-/// never waits for the terminal or a pipe; the returned guard flushes what is queued when the
-/// emulator stops. If the reader falls more than 128,000 lines behind, new lines are dropped
-/// rather than stalling requests (the writer reports how many). The writer thread buffers
-/// what it takes off the queue and writes it out whenever the queue is empty: one system call
-/// for a burst of lines, and no line waits behind an idle queue.
-fn init_logging(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
+/// Lines are copied to a buffer that a writer thread writes out every few milliseconds
+/// ([`log_writer`]), so a request never waits for the terminal or a pipe and a burst of lines
+/// is one system call; the returned guard writes what is left when the emulator stops. Past
+/// 16 MiB waiting, new lines are dropped rather than stalling requests (the log says how many).
+fn init_logging(format: LogFormat) -> log_writer::LogGuard {
     let directives = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_owned());
     let filter = EnvFilter::new(format!("{directives},ecs_emulator::ready=info"));
-    let (writer, guard) = tracing_appender::non_blocking(BufWriter::new(io::stdout()));
+    let (writer, guard) = log_writer::batched(io::stdout());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer)
