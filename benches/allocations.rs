@@ -8,31 +8,18 @@
 
 mod common;
 
-use axum::body::Body;
-use axum::http::{header, Request};
+use axum::http::header;
 use axum::response::IntoResponse;
 use axum::Router;
 use ecs_emulator::{app, AppState};
-use http_body_util::BodyExt;
-use tower::ServiceExt;
 
-use common::{build_store, request_cases, run_command_query};
+use common::{build_store, get, request_cases, run_command_query};
 
 #[global_allocator]
 static ALLOCATOR: dhat::Alloc = dhat::Alloc;
 
 const INSTANCES: usize = 10_000;
 const ROUNDS: u64 = 200;
-
-async fn get(app: &Router, query: &str) -> u16 {
-    let request = Request::get(format!("/?{query}"))
-        .body(Body::empty())
-        .unwrap();
-    let response = app.clone().oneshot(request).await.unwrap();
-    let status = response.status().as_u16();
-    let _ = response.into_body().collect().await.unwrap().to_bytes();
-    status
-}
 
 /// Allocations and bytes allocated per request of `query` on `app`, after a warm-up.
 fn per_request(runtime: &tokio::runtime::Runtime, app: &Router, query: &str) -> (f64, f64) {
@@ -58,22 +45,10 @@ fn main() {
         .unwrap();
     let _inside = runtime.enter();
     let app = app(AppState::new(build_store(INSTANCES)));
-    assert_eq!(runtime.block_on(get(&app, &run_command_query())), 200);
+    assert_eq!(runtime.block_on(get(&app, &run_command_query())).0, 200);
     let cases = request_cases();
     let page = cases[0].1.clone();
-    let body: &'static [u8] = Vec::leak(runtime.block_on(async {
-        let request = Request::get(format!("/?{page}"))
-            .body(Body::empty())
-            .unwrap();
-        let response = app.clone().oneshot(request).await.unwrap();
-        response
-            .into_body()
-            .collect()
-            .await
-            .unwrap()
-            .to_bytes()
-            .to_vec()
-    }));
+    let body: &'static [u8] = Vec::leak(runtime.block_on(get(&app, &page)).1.to_vec());
     let fixed = Router::new().fallback(move || async move {
         (
             [(header::CONTENT_TYPE, "application/json;charset=utf-8")],
@@ -84,7 +59,7 @@ fn main() {
     let (harness, harness_bytes) = per_request(&runtime, &fixed, &page);
     println!("harness (a fixed-body router): {harness:.1} allocations, {harness_bytes:.0} bytes");
     for (label, query, status) in cases {
-        assert_eq!(runtime.block_on(get(&app, &query)), status, "{label}");
+        assert_eq!(runtime.block_on(get(&app, &query)).0, status, "{label}");
         let (blocks, bytes) = per_request(&runtime, &app, &query);
         println!(
             "{label}: {:.1} allocations and {:.0} bytes per request beyond the harness",

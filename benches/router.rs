@@ -11,27 +11,12 @@ mod common;
 use std::hint::black_box;
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::http::Request;
-use axum::Router;
 use criterion::{criterion_group, criterion_main, Criterion};
 use ecs_emulator::{app, AppState};
-use http_body_util::BodyExt;
-use tower::ServiceExt;
 
-use common::{build_store, request_cases, run_command_query};
+use common::{build_store, get, request_cases, run_command_query};
 
 const INSTANCES: usize = 10_000;
-
-async fn get(app: &Router, query: &str) -> (u16, usize) {
-    let request = Request::get(format!("/?{query}"))
-        .body(Body::empty())
-        .unwrap();
-    let response = app.clone().oneshot(request).await.unwrap();
-    let status = response.status().as_u16();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    (status, bytes.len())
-}
 
 fn benches(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -1,7 +1,12 @@
 //! What the benchmarks share: a store of a given size, built in memory.
 
+use axum::body::{Body, Bytes};
+use axum::http::Request;
+use axum::Router;
 use chrono::{DateTime, Utc};
 use ecs_emulator::engine::{PluginRecord, PluginStatus, Store};
+use http_body_util::BodyExt;
+use tower::ServiceExt;
 
 /// The region every instance lives in.
 pub const REGION: &str = "cn-hangzhou";
@@ -75,4 +80,18 @@ pub fn request_cases() -> [(&'static str, String, u16); 4] {
             200,
         ),
     ]
+}
+
+/// One whole request `GET /?{query}` through `app` with `oneshot`: the status and the body.
+#[allow(dead_code)] // used by the whole-request benches (router, allocations) only
+pub async fn get(app: &Router, query: &str) -> (u16, Bytes) {
+    let request = Request::get(format!("/?{query}"))
+        .body(Body::empty())
+        .unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status().as_u16();
+    (
+        status,
+        response.into_body().collect().await.unwrap().to_bytes(),
+    )
 }
