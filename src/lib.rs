@@ -52,6 +52,7 @@ pub mod rpc;
 pub mod server;
 pub mod state;
 pub mod text;
+pub mod ui;
 
 use axum::response::Response;
 use axum::Router;

@@ -99,6 +99,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .layer(middleware::from_fn_with_state(state.clone(), catch_up))
         .layer(middleware::from_fn_with_state(state.clone(), require_token));
     open.method_not_allowed_fallback(method_not_allowed)
+        .merge(crate::ui::router(state.clone()))
         .merge(guarded)
         .layer(middleware::from_fn_with_state(state, bound_time))
         .layer(CatchPanicLayer::custom(panic_response))
@@ -272,7 +273,8 @@ async fn require_token(State(state): State<AppState>, request: Request, next: Ne
     next.run(request).await
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+/// True when `a` and `b` are equal, compared in time that does not depend on where they differ.
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 

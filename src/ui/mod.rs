@@ -1,0 +1,150 @@
+//! The dashboard at `/_emulator/ui`: a page that shows the request journal, the emulator's
+//! state and its invocations live, and changes them through the control-plane routes, the
+//! same ones curl uses. It adds no route of its own besides its assets.
+//!
+//! The assets are compiled into the binary ([`ASSETS`]): plain HTML, CSS and JavaScript, no
+//! build step and nothing fetched from elsewhere, so the page works offline and from the
+//! scratch container.
+//!
+//! With `--admin-token`, the assets are behind the token like the rest of the control plane.
+//! A browser cannot send a bearer header when it opens a URL, so the asset routes also take the
+//! token from the cookie [`TOKEN_COOKIE`] (the only place a cookie is read). Without either,
+//! they answer 401 with a small self-contained page ([`LOGIN_PAGE`]) that asks for the token
+//! once, keeps it in that cookie (path `/_emulator/ui`, a year) and reloads. The dashboard then
+//! sends the token as `Authorization: Bearer` on every control-plane call; the routes behind it
+//! never read the cookie.
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::Router;
+
+use crate::state::AppState;
+
+/// The cookie that carries the admin token to the asset routes.
+pub const TOKEN_COOKIE: &str = "ecs_emulator_token";
+
+/// One file of the page.
+struct Asset {
+    /// Its path under `/_emulator/ui/`; empty for the page itself.
+    path: &'static str,
+    content_type: &'static str,
+    body: &'static str,
+}
+
+/// Every asset of the page, compiled in.
+const ASSETS: &[Asset] = &[
+    Asset {
+        path: "",
+        content_type: "text/html; charset=utf-8",
+        body: include_str!("assets/index.html"),
+    },
+    Asset {
+        path: "app.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("assets/app.js"),
+    },
+    Asset {
+        path: "style.css",
+        content_type: "text/css; charset=utf-8",
+        body: include_str!("assets/style.css"),
+    },
+];
+
+/// The page answered, with 401, to a browser without the token.
+const LOGIN_PAGE: &str = include_str!("assets/login.html");
+
+/// What the page may load: its own assets, and requests to its own origin. No inline script or
+/// style runs on the dashboard.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
+     style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'none'; \
+     frame-ancestors 'none'; base-uri 'none'";
+
+/// The total size in bytes of the page's assets (README states it; a test keeps it true).
+pub fn assets_size() -> usize {
+    ASSETS.iter().map(|a| a.body.len()).sum()
+}
+
+/// The asset routes, merged into the control plane under [`crate::admin::PREFIX`].
+pub fn router(state: AppState) -> Router<AppState> {
+    let mut router = Router::new().route(
+        "/ui/",
+        get(|| async { Redirect::permanent("/_emulator/ui") }),
+    );
+    for asset in ASSETS {
+        let path = if asset.path.is_empty() {
+            "/ui".to_owned()
+        } else {
+            format!("/ui/{}", asset.path)
+        };
+        router = router.route(&path, get(move || async move { serve(asset) }));
+    }
+    router.layer(middleware::from_fn_with_state(state, require_token))
+}
+
+fn serve(asset: &'static Asset) -> Response {
+    let mut response = (
+        [
+            (header::CONTENT_TYPE, asset.content_type),
+            (header::CACHE_CONTROL, "no-cache"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        asset.body,
+    )
+        .into_response();
+    if asset.path.is_empty() {
+        response.headers_mut().insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+        );
+    }
+    response
+}
+
+/// The token a request for an asset carries: the bearer header, else the cookie.
+fn given_token(headers: &HeaderMap) -> Option<String> {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| t.trim().to_owned());
+    bearer.or_else(|| {
+        headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(name, _)| *name == TOKEN_COOKIE)
+            .map(|(_, value)| {
+                percent_encoding::percent_decode_str(value)
+                    .decode_utf8_lossy()
+                    .into_owned()
+            })
+    })
+}
+
+/// 401 with [`LOGIN_PAGE`] unless the request carries the admin token (when one is set).
+async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if let Some(expected) = state.admin_token() {
+        let given = given_token(request.headers());
+        let accepted = given
+            .as_deref()
+            .is_some_and(|t| crate::admin::constant_time_eq(t.as_bytes(), expected.as_bytes()));
+        if !accepted {
+            return (
+                StatusCode::UNAUTHORIZED,
+                [
+                    (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+                    (header::CACHE_CONTROL, "no-store"),
+                    (header::WWW_AUTHENTICATE, "Bearer"),
+                ],
+                LOGIN_PAGE,
+            )
+                .into_response();
+        }
+    }
+    next.run(request).await
+}
