@@ -291,3 +291,31 @@ async fn invocations_are_listed_with_their_runs_newest_first() {
         assert_eq!(reply.json()["code"], "InvalidField", "{query}");
     }
 }
+
+/// README.md and docs/dashboard.md state the size of the page's three assets ("about N KiB in
+/// all"): it stays true, to the nearest 2 KiB.
+#[test]
+fn the_stated_size_of_the_assets_is_true() {
+    let size_kib = ecs_emulator::ui::assets_size() as f64 / 1024.0;
+    for page in ["README.md", "docs/dashboard.md"] {
+        let text = std::fs::read_to_string(page).unwrap();
+        let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        let stated = text
+            .split("about ")
+            .skip(1)
+            .find_map(stated_kib)
+            .unwrap_or_else(|| panic!("{page} states no \"about N KiB in all\""));
+        assert!(
+            (stated - size_kib).abs() <= 2.0,
+            "{page} says about {stated} KiB; the assets are {size_kib:.1} KiB"
+        );
+    }
+}
+
+/// `N KiB in all...` → N.
+fn stated_kib(text: &str) -> Option<f64> {
+    let (number, rest) = text.split_once(' ')?;
+    rest.starts_with("KiB in all")
+        .then(|| number.parse().ok())
+        .flatten()
+}
