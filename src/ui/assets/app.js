@@ -367,7 +367,8 @@ function showRequest(entry) {
   $("detail-request-id").textContent = entry.requestId;
   $("detail-time").textContent = entry.time;
   $("detail-method").textContent = entry.method;
-  $("detail-action").textContent = entry.action || "(unknown)";
+  const asked = (entry.params && entry.params.Action) || "";
+  $("detail-action").textContent = entry.action || `(not an action of the emulator: "${asked}")`;
   $("detail-status").textContent = String(entry.status);
   $("detail-code").textContent = entry.code || "(success)";
   const message = entry.message === undefined ? "(this emulator does not journal messages)" : entry.message;
@@ -506,7 +507,8 @@ function invocationCard(inv) {
   ]);
   card.dataset.invokeId = inv.invokeId;
   const table = el("table", "grid runs", [
-    el("thead", "", [row(["Instance", "Status", "Exit", "Error", "Start", "Finish", "Updated"].map((h) => el("span", "", h)))]),
+    el("thead", "", [el("tr", "", ["Instance", "Status", "Exit", "Error", "Start", "Finish", "Updated"]
+      .map((h) => el("th", "", h)))]),
     el("tbody", "", (inv.instances || []).flatMap((r) => invocationRows(r))),
   ]);
   card.append(table);
