@@ -23,6 +23,9 @@ pub const DEFAULT_MAX_BYTES: usize = 16 << 20;
 pub const MAX_VALUE_BYTES: usize = 4 << 10;
 /// Longest parameter name kept whole. A longer one is cut (see [`keep_cut`]).
 pub const MAX_NAME_BYTES: usize = 256;
+/// Longest error message kept whole: 16 KiB, room for the string to sign of the longest query
+/// the emulator answers. A longer one is cut (see [`keep_cut`]).
+pub const MAX_MESSAGE_BYTES: usize = 16 << 10;
 /// Bytes counted for each kept request besides its texts (its fields and slot).
 const REQUEST_OVERHEAD: usize = 256;
 /// Bytes counted for each kept parameter besides its texts (two string headers).
@@ -47,13 +50,20 @@ pub struct RecordedRequest {
     pub status: u16,
     /// The error code answered, empty on success.
     pub code: String,
+    /// The error message answered, empty on success; for `SignatureDoesNotMatch` it ends with
+    /// the server's string to sign. Kept cut beyond [`MAX_MESSAGE_BYTES`].
+    pub message: String,
 }
 
 impl RecordedRequest {
     /// What the request costs against the journal's byte bound: the bytes of its texts plus a
     /// fixed overhead per request and per parameter.
     pub fn bytes(&self) -> usize {
-        let texts = self.request_id.len() + self.method.len() + self.action.len() + self.code.len();
+        let texts = self.request_id.len()
+            + self.method.len()
+            + self.action.len()
+            + self.code.len()
+            + self.message.len();
         let params: usize = self
             .params
             .iter()
@@ -177,8 +187,31 @@ pub struct Filter {
     pub action: Option<String>,
     /// Only this error code; an empty code means successes only.
     pub code: Option<String>,
+    /// Only requests naming this instance: a parameter `InstanceId` or `InstanceId.N` (the
+    /// name compared without regard to case) with this value.
+    pub instance_id: Option<String>,
     /// At most this many, newest first.
     pub limit: Option<usize>,
+}
+
+/// True when `params` has an `InstanceId` or `InstanceId.N` parameter equal to `id`.
+fn names_instance(params: &RecordedParams, id: &str) -> bool {
+    params.iter().any(|(name, value)| {
+        let is_instance_param = name.len() >= 10
+            && name.is_char_boundary(10)
+            && name[..10].eq_ignore_ascii_case("InstanceId")
+            && (name.len() == 10 || name.as_bytes()[10] == b'.');
+        is_instance_param && value == id
+    })
+}
+
+/// The message as the journal keeps it: cut beyond [`MAX_MESSAGE_BYTES`].
+pub fn keep_message(message: String) -> String {
+    if message.len() <= MAX_MESSAGE_BYTES {
+        message
+    } else {
+        keep_cut(&message, MAX_MESSAGE_BYTES)
+    }
 }
 
 /// A ring of requests bounded in count and in bytes; the oldest are dropped first.
@@ -234,6 +267,12 @@ impl Journal {
             .map(|(_, r)| r)
             .filter(|r| filter.action.as_ref().is_none_or(|a| &r.action == a))
             .filter(|r| filter.code.as_ref().is_none_or(|c| &r.code == c))
+            .filter(|r| {
+                filter
+                    .instance_id
+                    .as_ref()
+                    .is_none_or(|id| names_instance(&r.params, id))
+            })
             .take(filter.limit.unwrap_or(usize::MAX))
             .cloned()
             .collect()
@@ -274,6 +313,7 @@ mod tests {
             params: RecordedParams::default(),
             status: if code.is_empty() { 200 } else { 400 },
             code: code.into(),
+            message: String::new(),
         }
     }
 

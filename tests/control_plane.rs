@@ -1902,11 +1902,13 @@ async fn the_journal_lists_api_requests_newest_first_with_every_field() {
             "params": {"Action": "ListPluginStatus", "Version": "2014-05-26", "Format": "JSON",
                        "RegionId": "nowhere-1", "Name": "ecs_tools_test"},
             "status": 404,
-            "code": "InvalidRegionId.NotFound"
+            "code": "InvalidRegionId.NotFound",
+            "message": second.json()["Message"],
         })
     );
     assert_eq!(entries[2]["status"], 200);
     assert_eq!(entries[2]["code"], "");
+    assert_eq!(entries[2]["message"], "");
     assert_eq!(entries[0]["method"], "POST");
     assert_eq!(entries[0]["params"]["RegionId"], "cn-shanghai");
     assert_eq!(entries[0]["code"], "PluginName.MissingValue");

@@ -3,7 +3,7 @@
 //!
 //! - [`data`]: `state`, `reset`, instances, plug-ins and lifecycle events.
 //! - [`ops`]: `health`, `ready`, `openapi.json`, `metrics`, `clock`, `requests`, `faults`.
-//! - [`commands`]: an instance's Cloud Assistant agent, and the command rules.
+//! - [`commands`]: an instance's Cloud Assistant agent, the command rules, the invocations.
 //!
 //! Every error is `{"code", "message"}` with the message naming the bad field; a refused
 //! request changes nothing. With `--admin-token`, every route but `health` and `ready` wants
@@ -74,6 +74,7 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/commands/{id}",
             get(commands::get_rule).delete(commands::delete_rule),
         )
+        .route("/invocations", get(commands::list_invocations))
         .route(
             "/requests",
             get(ops::list_requests).delete(ops::clear_requests),
@@ -288,7 +289,10 @@ async fn route_not_found(method: Method, OriginalUri(uri): OriginalUri) -> Admin
     )
 }
 
-async fn method_not_allowed(method: Method, OriginalUri(uri): OriginalUri) -> AdminError {
+pub(crate) async fn method_not_allowed(
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+) -> AdminError {
     AdminError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "MethodNotAllowed",

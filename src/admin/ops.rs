@@ -48,9 +48,10 @@ struct Requests {
 /// `GET /_emulator/requests?action=&code=&limit=`: newest first.
 pub async fn list_requests(State(state): State<AppState>, uri: Uri) -> AdminResult<Response> {
     let mut filter = Filter::default();
-    for (key, value) in query_params(uri.query(), &["action", "code", "limit"])? {
+    for (key, value) in query_params(uri.query(), &["action", "code", "instanceId", "limit"])? {
         match key.as_str() {
             "action" => filter.action = Some(value),
+            "instanceId" => filter.instance_id = Some(value),
             "code" => filter.code = Some(value),
             _ => {
                 let limit = value

@@ -169,9 +169,18 @@ pub async fn handle(State(state): State<AppState>, request: Request) -> Response
         }
         Err(error) => Err(error),
     };
-    let (mut response, code) = match result {
-        Ok(response) => (response, String::new()),
-        Err(error) => (reply.error(&error), error.code().to_owned()),
+    let (mut response, code, message) = match result {
+        Ok(response) => (response, String::new(), String::new()),
+        Err(error) => (
+            reply.error(&error),
+            error.code().to_owned(),
+            // Kept for the journal only: the answer above wrote its own copy.
+            if recorded_params.is_some() {
+                journal::keep_message(error.to_string())
+            } else {
+                String::new()
+            },
+        ),
     };
     if let Some(ms) = retry_after_ms {
         response
@@ -201,6 +210,7 @@ pub async fn handle(State(state): State<AppState>, request: Request) -> Response
             params,
             status,
             code,
+            message,
         };
         state.journal(|journal| journal.record(recorded));
     }

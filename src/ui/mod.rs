@@ -81,7 +81,9 @@ pub fn router(state: AppState) -> Router<AppState> {
         };
         router = router.route(&path, get(move || async move { serve(asset) }));
     }
-    router.layer(middleware::from_fn_with_state(state, require_token))
+    router
+        .method_not_allowed_fallback(crate::admin::method_not_allowed)
+        .layer(middleware::from_fn_with_state(state, require_token))
 }
 
 fn serve(asset: &'static Asset) -> Response {
