@@ -66,6 +66,14 @@ async fn the_assets_want_the_token_by_header_or_cookie_and_ask_for_it_otherwise(
             assert_eq!(reply.header("www-authenticate"), Some("Bearer"));
             assert!(reply.body.contains("Admin token"), "{}", reply.body);
             assert!(reply.body.contains("ecs_emulator_token="));
+            // A browser opening it gets the same page with 200: asking is not an error.
+            let mut browser = headers.clone();
+            browser.push(("accept", "text/html,application/xhtml+xml,*/*;q=0.8"));
+            let reply = send_request(&app, get(path, &browser)).await;
+            assert_eq!(reply.status, 200, "{path} {browser:?}");
+            assert!(reply.header("www-authenticate").is_none());
+            assert!(reply.body.contains("Admin token"), "{}", reply.body);
+            assert!(!reply.body.contains("app.js"), "{}", reply.body);
         }
         for headers in [
             vec![("cookie", cookie.as_str())],

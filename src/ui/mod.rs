@@ -9,10 +9,15 @@
 //! With `--admin-token`, the assets are behind the token like the rest of the control plane.
 //! A browser cannot send a bearer header when it opens a URL, so the asset routes also take the
 //! token from the cookie [`TOKEN_COOKIE`] (the only place a cookie is read). Without either,
-//! they answer 401 with a small self-contained page ([`LOGIN_PAGE`]) that asks for the token
-//! once, keeps it in that cookie (path `/_emulator/ui`, a year) and reloads. The dashboard then
-//! sends the token as `Authorization: Bearer` on every control-plane call; the routes behind it
-//! never read the cookie.
+//! they answer a small self-contained page ([`LOGIN_PAGE`]) instead of the asset: it asks for
+//! the token once, keeps it in that cookie (path `/_emulator/ui`, a year) and reloads. The
+//! dashboard then sends the token as `Authorization: Bearer` on every control-plane call; the
+//! routes behind it never read the cookie.
+//!
+//! The page that asks is answered 401 like every guarded route, except to a browser opening it
+//! (`Accept: text/html`), which gets it with 200: a browser logs every 4xx document as an error
+//! in its console, and asking for a token is not an error. Either way no asset and no data is
+//! given without the token.
 
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -128,25 +133,39 @@ fn given_token(headers: &HeaderMap) -> Option<String> {
     })
 }
 
-/// 401 with [`LOGIN_PAGE`] unless the request carries the admin token (when one is set).
+/// True for a browser opening a page: its `Accept` names `text/html`.
+fn wants_html(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("text/html"))
+}
+
+/// The asset, when the request carries the admin token (or none is set); else [`LOGIN_PAGE`]:
+/// 401, or 200 to a browser opening it (see the module's notes).
 async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if let Some(expected) = state.admin_token() {
-        let given = given_token(request.headers());
-        let accepted = given
-            .as_deref()
-            .is_some_and(|t| crate::admin::constant_time_eq(t.as_bytes(), expected.as_bytes()));
-        if !accepted {
-            return (
-                StatusCode::UNAUTHORIZED,
-                [
-                    (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-                    (header::CACHE_CONTROL, "no-store"),
-                    (header::WWW_AUTHENTICATE, "Bearer"),
-                ],
-                LOGIN_PAGE,
-            )
-                .into_response();
-        }
+    let Some(expected) = state.admin_token() else {
+        return next.run(request).await;
+    };
+    let accepted = given_token(request.headers())
+        .is_some_and(|t| crate::admin::constant_time_eq(t.as_bytes(), expected.as_bytes()));
+    if accepted {
+        return next.run(request).await;
     }
-    next.run(request).await
+    let mut response = (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        LOGIN_PAGE,
+    )
+        .into_response();
+    if !wants_html(request.headers()) {
+        *response.status_mut() = StatusCode::UNAUTHORIZED;
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    response
 }

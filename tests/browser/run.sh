@@ -9,7 +9,8 @@
 # package-lock.json, target/release/ecs-emulator), starts the emulator on a free port, runs
 # dashboard.js, stops the emulator, and ends with `N passed, M failed`. Screenshots of each view
 # go to target/browser-screenshots/. Exits non-zero if any check failed. ECS_EMULATOR_BIN=path
-# skips the cargo build and uses that binary instead (e.g. target/debug/ecs-emulator).
+# skips the cargo build and uses that binary instead (e.g. target/debug/ecs-emulator); CHROMIUM=path
+# another browser than Debian's /usr/bin/chromium.
 set -u -o pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -41,9 +42,10 @@ abort() {
 
 sha() { sha256sum "$1" | cut -d' ' -f1; }
 
-# 1. Chromium from Debian (playwright's own browser download cannot be used here).
-CHROMIUM=/usr/bin/chromium
-if [ ! -x "$CHROMIUM" ]; then
+# 1. Chromium from Debian (playwright's own browser download cannot be used here). CHROMIUM=path
+# uses another Chromium-based browser instead (a GitHub runner's /usr/bin/google-chrome, say).
+CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
+if [ ! -x "$CHROMIUM" ] && [ "$CHROMIUM" = /usr/bin/chromium ]; then
     SUDO=
     [ "$(id -u)" -ne 0 ] && SUDO=sudo
     echo "== apt-get install chromium"

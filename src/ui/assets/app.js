@@ -199,9 +199,13 @@ async function refreshClock() {
   const clock = await api("GET", "/clock");
   lastClock = clock;
   const mode = clock.real ? "real time" : clock.frozen ? "frozen" : "set, running";
-  $("clock-status").textContent = `${clock.now} (${mode})`;
+  // Whole seconds, as the emulator writes every time (the clock's fraction is in the tooltip).
+  const shown = clock.now.replace(/\.\d+Z$/, "Z");
+  $("clock-status").textContent = `${shown} (${mode})`;
+  $("clock-status").title = clock.now;
   $("clock-status").className = clock.real ? "" : "clock-set";
-  $("clock-now").textContent = clock.now;
+  $("clock-now").textContent = shown;
+  $("clock-now").title = clock.now;
   $("clock-mode").textContent = "(" + mode + ")";
 }
 
@@ -250,7 +254,6 @@ function setUpClock() {
 const journal = {
   rows: new Map(), // requestId -> <tr>, kept across polls so that focus stays put
   selected: null, // the entry shown in the detail panel
-  serverInstanceFilter: true, // false once the emulator said it has no instanceId= filter
   actions: new Set(),
 };
 
@@ -271,31 +274,16 @@ async function fetchJournal() {
     limit: 200,
     action: $("filter-action").value.trim(),
     code: outcome === "ok" ? "" : $("filter-code").value.trim(),
-    instanceId: journal.serverInstanceFilter ? $("filter-instance").value.trim() : "",
+    instanceId: $("filter-instance").value.trim(),
   };
   const path = "/requests" + query(params, outcome === "ok" ? ["code"] : []);
-  try {
-    return (await api("GET", path)).requests || [];
-  } catch (e) {
-    // An emulator without the instanceId= filter: filter here instead, from now on.
-    if (e.status === 400 && params.instanceId && /instanceId/.test(e.message)) {
-      journal.serverInstanceFilter = false;
-      return fetchJournal();
-    }
-    throw e;
-  }
+  return (await api("GET", path)).requests || [];
 }
 
-/** The entries the filters the server does not apply keep. */
+/** The entries the one filter the journal route lacks (refused only) keeps. */
 function locallyFiltered(entries) {
-  const outcome = $("filter-outcome").value;
-  const instance = $("filter-instance").value.trim();
-  return entries.filter((e) => {
-    if (outcome === "refused" && !isRefused(e)) return false;
-    if (outcome === "ok" && isRefused(e)) return false;
-    if (instance && !instancesOf(e).includes(instance)) return false;
-    return true;
-  });
+  const refusedOnly = $("filter-outcome").value === "refused";
+  return entries.filter((e) => !refusedOnly || isRefused(e));
 }
 
 async function refreshRequests() {
@@ -371,8 +359,7 @@ function showRequest(entry) {
   $("detail-action").textContent = entry.action || `(not an action of the emulator: "${asked}")`;
   $("detail-status").textContent = String(entry.status);
   $("detail-code").textContent = entry.code || "(success)";
-  const message = entry.message === undefined ? "(this emulator does not journal messages)" : entry.message;
-  $("detail-message").textContent = message || "(none: the request succeeded)";
+  $("detail-message").textContent = entry.message || "(none: the request succeeded)";
   $("request-detail").classList.toggle("refused", isRefused(entry));
   const params = $("detail-params");
   params.replaceChildren(...Object.entries(entry.params || {}).map(([k, v]) =>
@@ -474,23 +461,11 @@ function renderInstances(instances) {
 // ---------------------------------------------------------------------------------------------
 // Invocations
 
-const invocationsView = { text: null, unavailable: false };
+const invocationsView = { text: null };
 
 async function refreshInvocations() {
-  if (invocationsView.unavailable) return;
-  let data;
-  try {
-    data = await api("GET", "/invocations" + query({ instanceId: $("invocations-instance").value.trim(), limit: 100 }));
-  } catch (e) {
-    if (e.status === 404 && e.code === "RouteNotFound") {
-      // An emulator without the route: say so once, and stop asking.
-      invocationsView.unavailable = true;
-      $("invocations-unavailable").hidden = false;
-      $("invocations-empty").hidden = true;
-      return;
-    }
-    throw e;
-  }
+  const instanceId = $("invocations-instance").value.trim();
+  const data = await api("GET", "/invocations" + query({ instanceId, limit: 100 }));
   const text = JSON.stringify(data);
   if (text === invocationsView.text) return;
   invocationsView.text = text;
