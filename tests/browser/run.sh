@@ -32,15 +32,10 @@ cleanup() {
     rm -rf "$WORK"
 }
 trap cleanup EXIT
-
-# Stops the run before any check could start: the reason, then the closing line.
-abort() {
-    echo "FAIL setup: $*"
-    echo "0 passed, 1 failed"
-    exit 1
-}
-
-sha() { sha256sum "$1" | cut -d' ' -f1; }
+RESULTS=$WORK/results
+: >"$RESULTS"
+# sha, abort, npm_ci, release_binary, ready_address, run_driver, stop_emulator, summarize.
+. tests/lib/harness.sh
 
 # 1. Chromium from Debian (playwright's own browser download cannot be used here). CHROMIUM=path
 # uses another Chromium-based browser instead (a GitHub runner's /usr/bin/google-chrome, say).
@@ -54,22 +49,11 @@ if [ ! -x "$CHROMIUM" ] && [ "$CHROMIUM" = /usr/bin/chromium ]; then
 fi
 [ -x "$CHROMIUM" ] || abort "no executable at $CHROMIUM"
 
-# 2. playwright-core: npm ci when node_modules is missing or older than the lock file.
-if [ "$(cat $DIR/node_modules/.package-lock.sha256 2>/dev/null)" != "$(sha $DIR/package-lock.json)" ]; then
-    echo "== npm ci in $DIR"
-    (cd $DIR && npm ci --no-audit --no-fund --loglevel=error) || abort "npm ci in $DIR failed"
-    sha $DIR/package-lock.json > $DIR/node_modules/.package-lock.sha256
-fi
+# 2. playwright-core, as package-lock.json pins it.
+npm_ci $DIR
 
 # 3. The release binary (cargo rebuilds only what changed).
-if [ -n "${ECS_EMULATOR_BIN:-}" ]; then
-    BIN=$ECS_EMULATOR_BIN
-else
-    echo "== cargo build --release --locked"
-    cargo build --release --locked --quiet || abort "cargo build --release --locked failed"
-    BIN=target/release/ecs-emulator
-fi
-[ -x "$BIN" ] || abort "no executable at $BIN"
+release_binary
 
 # 4. The emulator on a free port, on the built-in demo data, behind a random admin token (given
 # through the environment, not the command line, where ps would show it). Its output goes to a
@@ -79,13 +63,7 @@ ECS_EMULATOR_ADMIN_TOKEN=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
 export ECS_EMULATOR_ADMIN_TOKEN
 RUST_LOG=warn "$BIN" --listen 127.0.0.1:0 >"$LOG" 2>&1 &
 EMULATOR_PID=$!
-ADDR=
-for _ in $(seq 1 100); do
-    ADDR=$(sed -n 's|.*ecs-emulator ready on http://\([^ ]*\).*|\1|p' "$LOG" | head -n1)
-    [ -n "$ADDR" ] && break
-    kill -0 "$EMULATOR_PID" 2>/dev/null || break
-    sleep 0.1
-done
+ADDR=$(ready_address "$LOG" "$EMULATOR_PID")
 if [ -z "$ADDR" ]; then
     echo "emulator output:"
     sed 's/^/    /' "$LOG"
@@ -93,45 +71,17 @@ if [ -z "$ADDR" ]; then
 fi
 echo "== emulator ready on http://$ADDR (pid $EMULATOR_PID)"
 
-# 5. The driver. It prints PASS/FAIL lines; a driver that fails without a FAIL line (a crash, a
-# timeout) counts as one failure.
+# 5. The driver: PASS/FAIL lines.
 SHOTS=$ROOT/target/browser-screenshots
 mkdir -p "$SHOTS"
 export SCREENSHOTS=$SHOTS CHROMIUM
-RESULTS=$WORK/results
-echo "== dashboard.js"
-timeout 300 node $DIR/dashboard.js "http://$ADDR" 2>"$WORK/driver.err" | tee "$RESULTS"
-STATUS=${PIPESTATUS[0]}
-if [ "$STATUS" -ne 0 ] && ! grep -q '^FAIL ' "$RESULTS"; then
-    WHY="exited with status $STATUS"
-    [ "$STATUS" -eq 124 ] && WHY="timed out after 300 s"
-    echo "FAIL dashboard driver: $WHY; stderr: $(tail -n 5 "$WORK/driver.err" | tr '\n' ' ')" | tee -a "$RESULTS"
-elif [ -s "$WORK/driver.err" ]; then
-    echo "(driver stderr:)"
-    tail -n 20 "$WORK/driver.err" | sed 's/^/    /'
-fi
+run_driver dashboard node $DIR/dashboard.js
 
-# 6. Stop the emulator (SIGTERM: it finishes what is in flight and exits 0).
-kill -TERM "$EMULATOR_PID" 2>/dev/null
-wait "$EMULATOR_PID"
-EMULATOR_STATUS=$?
+# 6. Stop the emulator.
+stop_emulator "$EMULATOR_PID" "$LOG"
 EMULATOR_PID=
-if [ "$EMULATOR_STATUS" -ne 0 ]; then
-    echo "note: the emulator exited with status $EMULATOR_STATUS after SIGTERM; its output:"
-    tail -n 20 "$LOG" | sed 's/^/    /'
-elif grep -qE ' (ERROR|WARN) ' "$LOG"; then
-    echo "note: the emulator logged warnings or errors:"
-    grep -E ' (ERROR|WARN) ' "$LOG" | tail -n 20 | sed 's/^/    /'
-fi
 
 # 7. Summary.
-PASSED=$(grep -c '^PASS ' "$RESULTS")
-FAILED=$(grep -c '^FAIL ' "$RESULTS")
 echo
 echo "== summary ($(($(date +%s) - STARTED)) s); screenshots in $SHOTS"
-if [ "$FAILED" -gt 0 ]; then
-    echo "failed checks:"
-    grep '^FAIL ' "$RESULTS" | sed 's/^/  /'
-fi
-echo "$PASSED passed, $FAILED failed"
-[ "$FAILED" -eq 0 ] && [ "$PASSED" -gt 0 ]
+summarize

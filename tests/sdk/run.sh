@@ -37,15 +37,10 @@ cleanup() {
     rm -rf "$WORK"
 }
 trap cleanup EXIT
-
-# Stops the run before any check could start: the reason, then the closing line.
-abort() {
-    echo "FAIL setup: $*"
-    echo "0 passed, 1 failed"
-    exit 1
-}
-
-sha() { sha256sum "$1" | cut -d' ' -f1; }
+RESULTS=$WORK/results
+: >"$RESULTS"
+# sha, abort, npm_ci, release_binary, ready_address, run_driver, stop_emulator, summarize.
+. tests/lib/harness.sh
 
 # 1. Python clients: a virtualenv, reinstalled when requirements.txt changes.
 VENV=$SDK/.venv
@@ -63,22 +58,10 @@ fi
 # 2. Node clients: npm ci when node_modules is missing or older than the lock file.
 # Install scripts are skipped: the only one (@alicloud/openapi-core's) installs TypeScript for
 # Node 10 and 12 and does nothing on later versions.
-if [ "$(cat $SDK/node_modules/.package-lock.sha256 2>/dev/null)" != "$(sha $SDK/package-lock.json)" ]; then
-    echo "== npm ci in $SDK"
-    (cd $SDK && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error) \
-        || abort "npm ci in $SDK failed"
-    sha $SDK/package-lock.json > $SDK/node_modules/.package-lock.sha256
-fi
+npm_ci $SDK --ignore-scripts
 
 # 3. The release binary (cargo rebuilds only what changed).
-if [ -n "${ECS_EMULATOR_BIN:-}" ]; then
-    BIN=$ECS_EMULATOR_BIN
-else
-    echo "== cargo build --release --locked"
-    cargo build --release --locked --quiet || abort "cargo build --release --locked failed"
-    BIN=target/release/ecs-emulator
-fi
-[ -x "$BIN" ] || abort "no executable at $BIN"
+release_binary
 
 # 4. The emulator on a free port. Its stdout goes to a file, so it is always drained; the
 # address comes from the ready line.
@@ -88,17 +71,6 @@ ECS_EMULATOR_ADMIN_TOKEN=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
 export ECS_EMULATOR_ADMIN_TOKEN
 RUST_LOG=warn "$BIN" --listen 127.0.0.1:0 --data $SDK/fixture.json --signature strict >"$LOG" 2>&1 &
 EMULATOR_PID=$!
-# The address from an emulator's ready line in LOG, waiting up to 10 s while PID lives.
-ready_address() {
-    local log=$1 pid=$2 addr=
-    for _ in $(seq 1 100); do
-        addr=$(sed -n 's|.*ecs-emulator ready on http://\([^ ]*\).*|\1|p' "$log" | head -n1)
-        [ -n "$addr" ] && break
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    echo "$addr"
-}
 ADDR=$(ready_address "$LOG" "$EMULATOR_PID")
 if [ -z "$ADDR" ]; then
     echo "emulator output:"
@@ -107,28 +79,7 @@ if [ -z "$ADDR" ]; then
 fi
 echo "== emulator ready on http://$ADDR (pid $EMULATOR_PID)"
 
-# 5. The drivers. Each prints PASS/FAIL/SKIP lines; a driver that fails without a FAIL line
-# (a crash, a timeout) counts as one failure.
-RESULTS=$WORK/results
-: >"$RESULTS"
-run_driver() {
-    local name=$1
-    shift
-    echo "== $name"
-    local out=$WORK/$name.out
-    timeout 300 "$@" "http://$ADDR" 2>"$WORK/$name.err" | tee "$out"
-    local status=${PIPESTATUS[0]}
-    cat "$out" >>"$RESULTS"
-    if [ "$status" -ne 0 ] && ! grep -q '^FAIL ' "$out"; then
-        local why="exited with status $status"
-        [ "$status" -eq 124 ] && why="timed out after 300 s"
-        local line="FAIL $name driver: $why; stderr: $(tail -n 5 "$WORK/$name.err" | tr '\n' ' ')"
-        echo "$line" | tee -a "$RESULTS"
-    elif [ -s "$WORK/$name.err" ]; then
-        echo "($name stderr:)"
-        sed 's/^/    /' "$WORK/$name.err" | tail -n 20
-    fi
-}
+# 5. The drivers. Each prints PASS/FAIL/SKIP lines.
 run_driver python_clients "$VENV/bin/python" $SDK/python_clients.py
 run_driver node_clients node $SDK/node_clients.js
 
@@ -153,33 +104,17 @@ if [ -n "$DEMO_PID" ]; then
     wait "$DEMO_PID" || echo "note: the demo-data emulator exited with status $? after SIGTERM"
     DEMO_PID=
 fi
-kill -TERM "$EMULATOR_PID" 2>/dev/null
-wait "$EMULATOR_PID"
-EMULATOR_STATUS=$?
+stop_emulator "$EMULATOR_PID" "$LOG"
 EMULATOR_PID=
-if [ "$EMULATOR_STATUS" -ne 0 ]; then
-    echo "note: the emulator exited with status $EMULATOR_STATUS after SIGTERM; its output:"
-    tail -n 20 "$LOG" | sed 's/^/    /'
-elif grep -qE ' (ERROR|WARN) ' "$LOG"; then
-    echo "note: the emulator logged warnings or errors:"
-    grep -E ' (ERROR|WARN) ' "$LOG" | tail -n 20 | sed 's/^/    /'
-fi
 
 # 7. Summary.
-PASSED=$(grep -c '^PASS ' "$RESULTS")
-FAILED=$(grep -c '^FAIL ' "$RESULTS")
 SKIPPED=$(grep -c '^SKIP ' "$RESULTS")
 echo
 echo "== summary ($(($(date +%s) - STARTED)) s)"
 awk '/^(PASS|FAIL|SKIP) / { n[$2] = 1; c[$2, $1]++ }
      END { for (k in n) printf "  %-20s %3d passed %3d failed %3d skipped\n", k,
            c[k, "PASS"], c[k, "FAIL"], c[k, "SKIP"] }' "$RESULTS" | sort
-if [ "$FAILED" -gt 0 ]; then
-    echo "failed checks:"
-    grep '^FAIL ' "$RESULTS" | sed 's/^/  /'
-fi
 if [ "$SKIPPED" -gt 0 ]; then
     echo "skipped: $SKIPPED"
 fi
-echo "$PASSED passed, $FAILED failed"
-[ "$FAILED" -eq 0 ] && [ "$PASSED" -gt 0 ]
+summarize
