@@ -16,7 +16,7 @@ use ecs_emulator::state::{AppState, SequentialRequestIds, WriteFailed};
 use ecs_emulator::{app, fixture};
 use serde_json::{json, Value};
 
-use common::{admin, send, send_request, Reply};
+use common::{admin, freeze, send, send_request, Reply};
 
 const DEFAULT_ACCOUNT: &str = "1234567890123456";
 const OTHER_ACCOUNT: &str = "2345678901234567";
@@ -89,17 +89,6 @@ async fn call(app: &Router, method: &str, path: &str, body: Option<Value>) -> Re
 }
 
 /// Freezes the emulator's clock at `now`.
-async fn freeze(app: &Router, now: &str) {
-    let reply = call(
-        app,
-        "PUT",
-        "/_emulator/clock",
-        Some(json!({"now": now, "frozen": true})),
-    )
-    .await;
-    assert_eq!(reply.status, 200, "{}", reply.body);
-}
-
 /// DescribeCloudAssistantStatus in cn-hangzhou, JSON.
 async fn describe(app: &Router, query: &str) -> Reply {
     let base = "Action=DescribeCloudAssistantStatus&Version=2014-05-26&Format=JSON";

@@ -8,7 +8,7 @@ mod common;
 use std::sync::Arc;
 
 use axum::Router;
-use common::{admin, enc, send, send_request, Reply};
+use common::{enc, freeze, send, Reply};
 use ecs_emulator::engine::commands::{Command, Invocation, RunStatus, Space};
 use ecs_emulator::state::SequentialRequestIds;
 use ecs_emulator::{app, fixture, AppState};
@@ -139,15 +139,6 @@ fn is_id(id: &str, prefix: &str) -> bool {
         && id[2..]
             .bytes()
             .all(|b| b.is_ascii_digit() || b.is_ascii_lowercase())
-}
-
-async fn freeze(app: &Router, now: &str) {
-    let reply = send_request(
-        app,
-        admin("PUT", "/clock", Some(json!({"now": now, "frozen": true}))),
-    )
-    .await;
-    assert_eq!(reply.status, 200, "{}", reply.body);
 }
 
 async fn create(app: &Router, changes: &[(&str, &str)]) -> String {

@@ -8,7 +8,7 @@ mod common;
 use axum::body::Body;
 use axum::http::Request;
 use axum::Router;
-use common::{admin, enc, send, send_request, Reply};
+use common::{admin, enc, freeze, send, send_request, Reply};
 use ecs_emulator::rpc::signature::SignatureMode;
 use ecs_emulator::state::{Options, SequentialRequestIds};
 use ecs_emulator::{app, fixture, AppState};
@@ -212,15 +212,6 @@ async fn the_journal_is_filtered_by_instance() {
         [all[2].clone()]
     );
     assert!(journal(&app, "instanceId=i-none").await.is_empty());
-}
-
-async fn freeze(app: &Router, now: &str) {
-    let reply = send_request(
-        app,
-        admin("PUT", "/clock", Some(json!({"now": now, "frozen": true}))),
-    )
-    .await;
-    assert_eq!(reply.status, 200, "{}", reply.body);
 }
 
 async fn invocations(app: &Router, query: &str) -> Reply {

@@ -111,3 +111,10 @@ pub fn enc(value: &str) -> String {
         })
         .collect()
 }
+
+/// Freezes the emulator's clock at `now` (RFC 3339) through the control plane.
+pub async fn freeze(app: &Router, now: &str) {
+    let body = serde_json::json!({"now": now, "frozen": true});
+    let reply = send_request(app, admin("PUT", "/clock", Some(body))).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+}
