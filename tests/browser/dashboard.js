@@ -348,6 +348,19 @@ async function main() {
     assert(await page.$eval("#event-result", (n) => n.classList.contains("error")), "the refusal is not styled as an error");
   });
 
+  await check("controls: an agent taken offline through the page shows in the State view", async () => {
+    await openView(page, "controls");
+    await page.selectOption("#agent-instance", `${ACCOUNT}/${OTHER_INSTANCE}`);
+    await page.selectOption("#agent-online", "false");
+    await page.click("#agent-set");
+    await untilText(page, "#agent-result", "offline");
+    const stored = await control("GET", "/state");
+    const inst = stored.instances.find((i) => i.instanceId === OTHER_INSTANCE);
+    assert(inst && inst.cloudAssistant.online === false, "the emulator's agent: " + JSON.stringify(inst && inst.cloudAssistant));
+    await openView(page, "state");
+    await untilText(page, `tr.instance-row[data-instance-id="${OTHER_INSTANCE}"]`, "agent offline");
+  });
+
   // 7 and 8. Width and screenshots (before the reset empties the journal) ---------------------
   await openView(page, "requests");
   await shot(page, "requests");

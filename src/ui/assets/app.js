@@ -200,13 +200,18 @@ async function refreshClock() {
   lastClock = clock;
   const mode = clock.real ? "real time" : clock.frozen ? "frozen" : "set, running";
   // Whole seconds, as the emulator writes every time (the clock's fraction is in the tooltip).
-  const shown = clock.now.replace(/\.\d+Z$/, "Z");
+  const shown = wholeSeconds(clock.now);
   $("clock-status").textContent = `${shown} (${mode})`;
   $("clock-status").title = clock.now;
   $("clock-status").className = clock.real ? "" : "clock-set";
   $("clock-now").textContent = shown;
   $("clock-now").title = clock.now;
   $("clock-mode").textContent = "(" + mode + ")";
+}
+
+/** An RFC 3339 time without its fraction of a second, as the API writes times. */
+function wholeSeconds(time) {
+  return time.replace(/\.\d+Z$/, "Z");
 }
 
 /** Runs a control action: shows its answer or its refusal in the result line, then refreshes. */
@@ -228,7 +233,8 @@ function movedOn(now, seconds) {
 }
 
 function setUpClock() {
-  const clockText = (c) => `Clock: ${c.now}, ${c.real ? "real time" : c.frozen ? "frozen" : "running"}`;
+  const clockText = (c) =>
+    `Clock: ${wholeSeconds(c.now)}, ${c.real ? "real time" : c.frozen ? "frozen" : "running"}`;
   $("clock-form").addEventListener("submit", (event) => {
     event.preventDefault();
     const now = $("clock-input").value.trim();
@@ -442,11 +448,15 @@ function pluginRow(inst, p) {
   return tr;
 }
 
+/** At most this many instances are drawn at once; the filter narrows a larger state. */
+const MAX_INSTANCES_SHOWN = 500;
+
 function renderInstances(instances) {
   const filter = $("state-filter").value.trim().toLowerCase();
-  const shown = instances.filter((i) => !filter ||
+  const matching = instances.filter((i) => !filter ||
     [i.instanceId, i.regionId, i.accountId, ...(i.plugins || []).map((p) => p.name)]
       .some((s) => String(s).toLowerCase().includes(filter)));
+  const shown = matching.slice(0, MAX_INSTANCES_SHOWN);
   const rows = [];
   for (const inst of shown) {
     rows.push(instanceRow(inst));
@@ -455,7 +465,9 @@ function renderInstances(instances) {
     for (const p of plugins) rows.push(pluginRow(inst, p));
   }
   $("instances-body").replaceChildren(...rows);
-  $("instances-count").textContent = `${shown.length} of ${instances.length} instances`;
+  $("instances-count").textContent = shown.length < matching.length
+    ? `the first ${shown.length} of ${matching.length} matching (${instances.length} in all): narrow the filter`
+    : `${shown.length} of ${instances.length} instances`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -587,12 +599,13 @@ function setUpRules() {
     control("rule-result", () => api("DELETE", "/commands"), () => "Deleted every command rule"));
 }
 
-/** Keeps the event form's instance list in step with the state (value: account/instance). */
+/** Keeps the instance lists of the event and agent forms in step with the state (value:
+ * account/instance), keeping each one's choice. */
 function fillEventInstances(instances) {
-  const select = $("event-instance");
   const values = instances.map((i) => `${i.accountId}/${i.instanceId}`);
-  const current = [...select.options].map((o) => o.value);
-  if (values.join("\n") !== current.join("\n")) {
+  for (const select of [$("event-instance"), $("agent-instance")]) {
+    const current = [...select.options].map((o) => o.value);
+    if (values.join("\n") === current.join("\n")) continue;
     const chosen = select.value;
     select.replaceChildren(...instances.map((i) => {
       const option = el("option", "", `${i.instanceId} (${i.regionId}, ${i.accountId})`);
@@ -628,6 +641,19 @@ function setUpEvents() {
       query({ accountId });
     control("event-result", () => api("POST", path, Object.keys(body).length ? body : undefined),
       (p) => `${ev} ${name} on ${instanceId}: now ${p.status}, version ${p.version}, last heartbeat ${p.lastHeartbeatTime || "—"}`);
+  });
+  $("agent-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const [accountId, instanceId] = $("agent-instance").value.split("/");
+    const body = formBody([["version", "agent-version"]]);
+    for (const key of ["installed", "online"]) {
+      const value = $("agent-" + key).value;
+      if (value) body[key] = value === "true";
+    }
+    const path = `/instances/${encodeURIComponent(instanceId)}/cloud-assistant` + query({ accountId });
+    control("agent-result", () => api("PUT", path, body), (a) =>
+      `Agent of ${instanceId}: ${a.installed ? "installed" : "not installed"}, ` +
+      `${a.online ? "online" : "offline"}, version ${a.version || "—"}`);
   });
   $("reset-button").addEventListener("click", () =>
     control("reset-result", () => api("POST", "/reset"),
