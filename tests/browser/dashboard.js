@@ -186,6 +186,9 @@ async function main() {
     const order = [ids.unknown, ids.missing, ids.other, ids.good].map((id) => shown.indexOf(id));
     assert(order.every((v, i) => i === 0 || order[i - 1] < v), "not newest first: " + order);
     assert(await page.evaluate(() => window.__noReload === true), "the page reloaded");
+    // The request id a caller was answered is on the page, to find its request by eye.
+    const body = await page.innerText("#requests-body");
+    assert(body.includes(ids.good), `the request id ${ids.good} is not shown`);
   });
 
   await check("requests: a refused request is marked with its code and status", async () => {

@@ -322,8 +322,9 @@ function journalRow(entry) {
   const result = el("div", "", [el("span", "status", entry.status), el("span", "", " "),
     refused ? el("strong", "code", entry.code || "") : el("span", "muted", "OK")]);
   if (refused && entry.message) result.append(el("span", "msg", entry.message));
-  const tr = row([el("span", "mono", entry.time), open, el("span", "mono", inst), result],
-    refused ? "refused" : "ok");
+  // The time, and under it the request id the caller was answered (x-acs-request-id).
+  const when = el("div", "", [el("span", "mono", entry.time), el("span", "mono rid", entry.requestId)]);
+  const tr = row([when, open, el("span", "mono", inst), result], refused ? "refused" : "ok");
   tr.dataset.requestId = entry.requestId;
   tr.addEventListener("click", () => showRequest(entry));
   return tr;
