@@ -58,7 +58,7 @@ const ASSETS: &[Asset] = &[
     },
 ];
 
-/// The page answered, with 401, to a browser without the token.
+/// What a request without the token gets instead of an asset: a page that asks for it.
 const LOGIN_PAGE: &str = include_str!("assets/login.html");
 
 /// What the page may load: its own assets, and requests to its own origin. No inline script or
