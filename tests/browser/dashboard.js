@@ -15,6 +15,8 @@ const fs = require("fs");
 const { chromium } = require("playwright-core");
 
 const BASE = process.argv[2];
+// A second emulator on the demo data with --signature strict and no admin token (optional).
+const STRICT = process.env.STRICT_URL || "";
 const TOKEN = process.env.ECS_EMULATOR_ADMIN_TOKEN || "";
 const SHOTS = process.env.SCREENSHOTS || path.join(__dirname, "..", "..", "target", "browser-screenshots");
 const WAIT = 10000; // ms to wait for the page to show something (it polls every 1-2 s)
@@ -129,17 +131,20 @@ async function main() {
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
       "--disable-component-update", "--disable-sync", "--disable-quic"],
   });
-  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-
-  // Every console error and uncaught exception of the whole run. Chromium also logs each HTTP
-  // refusal the page receives ("Failed to load resource: ... status of 409"); the ones this
-  // test provokes on purpose are listed in `expectedRefusals` and not counted.
+  // Every console error and uncaught exception of the whole run, on every page. Chromium also
+  // logs each HTTP refusal the page receives ("Failed to load resource: ... status of 409"); the
+  // ones this test provokes on purpose are listed in `expectedRefusals` and not counted.
   const consoleErrors = [];
   const expectedRefusals = [];
-  page.on("console", (m) => {
-    if (m.type() === "error") consoleErrors.push({ text: m.text(), url: (m.location() || {}).url || "" });
-  });
-  page.on("pageerror", (e) => consoleErrors.push({ text: "uncaught: " + e.message, url: "" }));
+  const newPage = async () => {
+    const p = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    p.on("console", (m) => {
+      if (m.type() === "error") consoleErrors.push({ text: m.text(), url: (m.location() || {}).url || "" });
+    });
+    p.on("pageerror", (e) => consoleErrors.push({ text: "uncaught: " + e.message, url: "" }));
+    return p;
+  };
+  const page = await newPage();
 
   const widths = {};
   const ids = {};
@@ -394,8 +399,34 @@ async function main() {
     await until(page, () => document.querySelectorAll("#requests-body tr").length === 0, null, "an empty journal");
   });
 
+  // 9. A signing bug found by eye, on the emulator that checks signatures ----------------------
+  await check("requests: a signature mismatch shows the server's string to sign", async () => {
+    assert(STRICT, "STRICT_URL is not set (run.sh starts that emulator)");
+    const strictPage = await newPage();
+    await strictPage.goto(STRICT + "/_emulator/ui");
+    // A V1 request with the demo key and a signature that cannot match.
+    const q = new URLSearchParams({
+      Action: "ListPluginStatus", Version: "2014-05-26", Format: "JSON", RegionId: "cn-hangzhou",
+      Name: "ecs_tools_test", AccessKeyId: "LTAI5tDemoKey0001", SignatureMethod: "HMAC-SHA1",
+      SignatureVersion: "1.0", SignatureNonce: "dashboard-" + Date.now(),
+      Timestamp: new Date().toISOString().replace(/\.\d+Z$/, "Z"), Signature: "bm90IHRoZSBzaWduYXR1cmU=",
+    });
+    const answer = await (await fetch(`${STRICT}/?${q}`)).json();
+    assert(answer.Code === "SignatureDoesNotMatch", "answered " + JSON.stringify(answer));
+    const row = `tr[data-request-id="${answer.RequestId}"]`;
+    await strictPage.waitForSelector(row, { timeout: WAIT });
+    await strictPage.click(`${row} td:first-child`);
+    await untilText(strictPage, "#detail-message", "server string to sign is:GET&%2F&");
+    const shown = await strictPage.$eval("#detail-message", (n) => n.textContent);
+    assert(shown === answer.Message, `the detail shows ${JSON.stringify(shown)}, the caller got ${JSON.stringify(answer.Message)}`);
+    const signature = await strictPage.$eval(`${row}`, (r) => r.textContent);
+    assert(!signature.includes("bm90IHRoZSBzaWduYXR1cmU="), "the signature is shown unredacted");
+    await shot(strictPage, "signature-mismatch");
+    await strictPage.close();
+  });
+
   await check("screenshots: one per view", async () => {
-    const want = ["requests", "request-detail", "state", "invocations", "controls"];
+    const want = ["requests", "request-detail", "state", "invocations", "controls", "signature-mismatch"];
     const missing = want.filter((n) => !fs.existsSync(path.join(SHOTS, n + ".png")));
     assert(missing.length === 0, "missing: " + missing.join(", "));
     console.log("screenshots in " + path.resolve(SHOTS));

@@ -24,11 +24,14 @@ export no_proxy="127.0.0.1,localhost${no_proxy:+,$no_proxy}"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ecs-emulator-browser.XXXXXX")
 EMULATOR_PID=
+STRICT_PID=
 cleanup() {
-    if [ -n "$EMULATOR_PID" ] && kill -0 "$EMULATOR_PID" 2>/dev/null; then
-        kill -TERM "$EMULATOR_PID" 2>/dev/null
-        wait "$EMULATOR_PID" 2>/dev/null
-    fi
+    for pid in $EMULATOR_PID $STRICT_PID; do
+        if kill -0 "$pid" 2>/dev/null; then
+            kill -TERM "$pid" 2>/dev/null
+            wait "$pid" 2>/dev/null
+        fi
+    done
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -71,15 +74,25 @@ if [ -z "$ADDR" ]; then
 fi
 echo "== emulator ready on http://$ADDR (pid $EMULATOR_PID)"
 
+# A second one checking signatures, without a token, for the string-to-sign check.
+STRICT_LOG=$WORK/strict.log
+RUST_LOG=warn env -u ECS_EMULATOR_ADMIN_TOKEN "$BIN" --listen 127.0.0.1:0 --signature strict >"$STRICT_LOG" 2>&1 &
+STRICT_PID=$!
+STRICT_ADDR=$(ready_address "$STRICT_LOG" "$STRICT_PID")
+[ -n "$STRICT_ADDR" ] || abort "the --signature strict emulator did not print its ready line within 10 s"
+export STRICT_URL=http://$STRICT_ADDR
+
 # 5. The driver: PASS/FAIL lines.
 SHOTS=$ROOT/target/browser-screenshots
 mkdir -p "$SHOTS"
 export SCREENSHOTS=$SHOTS CHROMIUM
 run_driver dashboard node $DIR/dashboard.js
 
-# 6. Stop the emulator.
+# 6. Stop the emulators.
 stop_emulator "$EMULATOR_PID" "$LOG"
 EMULATOR_PID=
+stop_emulator "$STRICT_PID" "$STRICT_LOG"
+STRICT_PID=
 
 # 7. Summary.
 echo
