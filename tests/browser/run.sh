@@ -18,27 +18,9 @@ cd "$ROOT" || exit 2
 DIR=tests/browser
 STARTED=$(date +%s)
 
-# The browser and Node must reach 127.0.0.1 directly even where a proxy is configured.
-export NO_PROXY="127.0.0.1,localhost${NO_PROXY:+,$NO_PROXY}"
-export no_proxy="127.0.0.1,localhost${no_proxy:+,$no_proxy}"
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/ecs-emulator-browser.XXXXXX")
-EMULATOR_PID=
-STRICT_PID=
-cleanup() {
-    for pid in $EMULATOR_PID $STRICT_PID; do
-        if kill -0 "$pid" 2>/dev/null; then
-            kill -TERM "$pid" 2>/dev/null
-            wait "$pid" 2>/dev/null
-        fi
-    done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-RESULTS=$WORK/results
-: >"$RESULTS"
 # sha, abort, npm_ci, release_binary, ready_address, run_driver, stop_emulator, summarize.
 . tests/lib/harness.sh
+begin_run browser
 
 # 1. Chromium from Debian (playwright's own browser download cannot be used here). CHROMIUM=path
 # uses another Chromium-based browser instead (a GitHub runner's /usr/bin/google-chrome, say).
@@ -66,6 +48,7 @@ ECS_EMULATOR_ADMIN_TOKEN=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
 export ECS_EMULATOR_ADMIN_TOKEN
 RUST_LOG=warn "$BIN" --listen 127.0.0.1:0 >"$LOG" 2>&1 &
 EMULATOR_PID=$!
+EMULATORS+=("$EMULATOR_PID")
 ADDR=$(ready_address "$LOG" "$EMULATOR_PID")
 if [ -z "$ADDR" ]; then
     echo "emulator output:"
@@ -78,6 +61,7 @@ echo "== emulator ready on http://$ADDR (pid $EMULATOR_PID)"
 STRICT_LOG=$WORK/strict.log
 RUST_LOG=warn env -u ECS_EMULATOR_ADMIN_TOKEN "$BIN" --listen 127.0.0.1:0 --signature strict >"$STRICT_LOG" 2>&1 &
 STRICT_PID=$!
+EMULATORS+=("$STRICT_PID")
 STRICT_ADDR=$(ready_address "$STRICT_LOG" "$STRICT_PID")
 [ -n "$STRICT_ADDR" ] || abort "the --signature strict emulator did not print its ready line within 10 s"
 export STRICT_URL=http://$STRICT_ADDR
@@ -90,9 +74,7 @@ run_driver dashboard node $DIR/dashboard.js
 
 # 6. Stop the emulators.
 stop_emulator "$EMULATOR_PID" "$LOG"
-EMULATOR_PID=
 stop_emulator "$STRICT_PID" "$STRICT_LOG"
-STRICT_PID=
 
 # 7. Summary.
 echo

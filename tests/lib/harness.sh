@@ -1,7 +1,31 @@
 # shellcheck shell=bash
 # Shared by the test runners that drive a real emulator binary (tests/sdk/run.sh,
 # tests/browser/run.sh): set-up, the emulator's start and stop, the closing summary.
-# Sourced, not run. The runner sets WORK (a scratch folder) and RESULTS (its PASS/FAIL lines).
+# Sourced, not run, from the repository's root; `begin_run NAME` first.
+
+# Begins a run: 127.0.0.1 reached directly even where a proxy is configured, a scratch folder
+# WORK with RESULTS (the PASS/FAIL lines) in it, and at exit every emulator in EMULATORS stopped
+# and WORK removed.
+begin_run() {
+    export NO_PROXY="127.0.0.1,localhost${NO_PROXY:+,$NO_PROXY}"
+    export no_proxy="127.0.0.1,localhost${no_proxy:+,$no_proxy}"
+    WORK=$(mktemp -d "${TMPDIR:-/tmp}/ecs-emulator-$1.XXXXXX")
+    RESULTS=$WORK/results
+    : >"$RESULTS"
+    EMULATORS=()
+    trap end_run EXIT
+}
+
+end_run() {
+    local pid
+    for pid in "${EMULATORS[@]}"; do
+        if kill -0 "$pid" 2>/dev/null; then
+            kill -TERM "$pid" 2>/dev/null
+            wait "$pid" 2>/dev/null
+        fi
+    done
+    rm -rf "$WORK"
+}
 
 sha() { sha256sum "$1" | cut -d' ' -f1; }
 

@@ -20,27 +20,9 @@ cd "$ROOT" || exit 2
 SDK=tests/sdk
 STARTED=$(date +%s)
 
-# The clients must reach 127.0.0.1 directly even where a proxy is configured.
-export NO_PROXY="127.0.0.1,localhost${NO_PROXY:+,$NO_PROXY}"
-export no_proxy="127.0.0.1,localhost${no_proxy:+,$no_proxy}"
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/ecs-emulator-sdk.XXXXXX")
-EMULATOR_PID=
-DEMO_PID=
-cleanup() {
-    for pid in $EMULATOR_PID $DEMO_PID; do
-        if kill -0 "$pid" 2>/dev/null; then
-            kill -TERM "$pid" 2>/dev/null
-            wait "$pid" 2>/dev/null
-        fi
-    done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-RESULTS=$WORK/results
-: >"$RESULTS"
 # sha, abort, npm_ci, release_binary, ready_address, run_driver, stop_emulator, summarize.
 . tests/lib/harness.sh
+begin_run sdk
 
 # 1. Python clients: a virtualenv, reinstalled when requirements.txt changes.
 VENV=$SDK/.venv
@@ -71,6 +53,7 @@ ECS_EMULATOR_ADMIN_TOKEN=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
 export ECS_EMULATOR_ADMIN_TOKEN
 RUST_LOG=warn "$BIN" --listen 127.0.0.1:0 --data $SDK/fixture.json --signature strict >"$LOG" 2>&1 &
 EMULATOR_PID=$!
+EMULATORS+=("$EMULATOR_PID")
 ADDR=$(ready_address "$LOG" "$EMULATOR_PID")
 if [ -z "$ADDR" ]; then
     echo "emulator output:"
@@ -88,6 +71,7 @@ run_driver node_clients node $SDK/node_clients.js
 DEMO_LOG=$WORK/demo.log
 RUST_LOG=warn "$BIN" --listen 127.0.0.1:0 --signature strict >"$DEMO_LOG" 2>&1 &
 DEMO_PID=$!
+EMULATORS+=("$DEMO_PID")
 DEMO_ADDR=$(ready_address "$DEMO_LOG" "$DEMO_PID")
 if [ -n "$DEMO_ADDR" ]; then
     echo "== demo-data emulator ready on http://$DEMO_ADDR (pid $DEMO_PID)"
@@ -99,13 +83,8 @@ else
 fi
 
 # 6. Stop the emulators (SIGTERM: each finishes what is in flight and exits 0).
-if [ -n "$DEMO_PID" ]; then
-    kill -TERM "$DEMO_PID" 2>/dev/null
-    wait "$DEMO_PID" || echo "note: the demo-data emulator exited with status $? after SIGTERM"
-    DEMO_PID=
-fi
+stop_emulator "$DEMO_PID" "$DEMO_LOG"
 stop_emulator "$EMULATOR_PID" "$LOG"
-EMULATOR_PID=
 
 # 7. Summary.
 SKIPPED=$(grep -c '^SKIP ' "$RESULTS")
