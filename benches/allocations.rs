@@ -11,9 +11,7 @@ mod common;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::Router;
-use ecs_emulator::{app, AppState};
-
-use common::{build_store, get, request_cases, run_command_query};
+use common::{get, request_cases, routed_app};
 
 #[global_allocator]
 static ALLOCATOR: dhat::Alloc = dhat::Alloc;
@@ -39,13 +37,8 @@ fn per_request(runtime: &tokio::runtime::Runtime, app: &Router, query: &str) -> 
 
 fn main() {
     let _profiler = dhat::Profiler::builder().testing().build();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let (runtime, app) = routed_app(INSTANCES);
     let _inside = runtime.enter();
-    let app = app(AppState::new(build_store(INSTANCES)));
-    assert_eq!(runtime.block_on(get(&app, &run_command_query())).0, 200);
     let cases = request_cases();
     let page = cases[0].1.clone();
     let body: &'static [u8] = Vec::leak(runtime.block_on(get(&app, &page)).1.to_vec());

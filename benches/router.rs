@@ -12,20 +12,14 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use ecs_emulator::{app, AppState};
 
-use common::{build_store, get, request_cases, run_command_query};
+use common::{get, request_cases, routed_app};
 
 const INSTANCES: usize = 10_000;
 
 fn benches(c: &mut Criterion) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let (runtime, app) = routed_app(INSTANCES);
     let _inside = runtime.enter();
-    let app = app(AppState::new(build_store(INSTANCES)));
-    assert_eq!(runtime.block_on(get(&app, &run_command_query())).0, 200);
     let cases = request_cases();
     let mut group = c.benchmark_group("router");
     group.sample_size(30);

@@ -197,11 +197,10 @@ pub struct Filter {
 /// True when `params` has an `InstanceId` or `InstanceId.N` parameter equal to `id`.
 fn names_instance(params: &RecordedParams, id: &str) -> bool {
     params.iter().any(|(name, value)| {
-        let is_instance_param = name.len() >= 10
-            && name.is_char_boundary(10)
-            && name[..10].eq_ignore_ascii_case("InstanceId")
-            && (name.len() == 10 || name.as_bytes()[10] == b'.');
-        is_instance_param && value == id
+        let prefix = name
+            .get(..10)
+            .is_some_and(|p| p.eq_ignore_ascii_case("InstanceId"));
+        prefix && matches!(name.as_bytes().get(10), None | Some(b'.')) && value == id
     })
 }
 

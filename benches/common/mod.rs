@@ -95,3 +95,20 @@ pub async fn get(app: &Router, query: &str) -> (u16, Bytes) {
         response.into_body().collect().await.unwrap().to_bytes(),
     )
 }
+
+/// A current-thread runtime and the app on [`build_store`]`(instances)` with one finished
+/// RunCommand (so DescribeInvocations has a page): what the whole-request benches measure.
+/// Enter the runtime (`runtime.enter()`) before sending requests.
+#[allow(dead_code)] // used by the whole-request benches (router, allocations) only
+pub fn routed_app(instances: usize) -> (tokio::runtime::Runtime, Router) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let app = {
+        let _inside = runtime.enter();
+        ecs_emulator::app(ecs_emulator::AppState::new(build_store(instances)))
+    };
+    assert_eq!(runtime.block_on(get(&app, &run_command_query())).0, 200);
+    (runtime, app)
+}

@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use super::data::{account_param, apply, owner};
 use super::{query_params, read_json, AdminError, AdminPath, AdminResult};
+use crate::api::describe::time as wire_time;
 use crate::command_rules::{CommandRuleSpec, CommandRuleView};
 use crate::engine::commands::{seq_of, Invocation};
 use crate::engine::Change;
@@ -155,10 +156,6 @@ struct RunView {
     #[serde(skip_serializing_if = "Option::is_none")]
     finish_time: Option<String>,
     update_time: String,
-}
-
-fn wire_time(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 impl InvocationView {

@@ -256,13 +256,8 @@ async fn catch_up(State(state): State<AppState>, request: Request, next: Next) -
 /// 401 unless the request carries the admin token (when one is set). Compared in constant time.
 async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
     if let Some(expected) = state.admin_token() {
-        let given = request
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .unwrap_or_default();
-        if !constant_time_eq(given.trim().as_bytes(), expected.as_bytes()) {
+        let given = bearer_token(request.headers()).unwrap_or_default();
+        if !constant_time_eq(given.as_bytes(), expected.as_bytes()) {
             return AdminError::new(
                 StatusCode::UNAUTHORIZED,
                 "Unauthorized",
@@ -272,6 +267,15 @@ async fn require_token(State(state): State<AppState>, request: Request, next: Ne
         }
     }
     next.run(request).await
+}
+
+/// The token of `Authorization: Bearer TOKEN`, trimmed.
+pub(crate) fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
 }
 
 /// True when `a` and `b` are equal, compared in time that does not depend on where they differ.

@@ -112,11 +112,7 @@ fn serve(asset: &'static Asset) -> Response {
 
 /// The token a request for an asset carries: the bearer header, else the cookie.
 fn given_token(headers: &HeaderMap) -> Option<String> {
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(|t| t.trim().to_owned());
+    let bearer = crate::admin::bearer_token(headers).map(str::to_owned);
     bearer.or_else(|| {
         headers
             .get_all(header::COOKIE)
